@@ -1,0 +1,210 @@
+//! Access benchmarks (criterion): Cedar decisions per second, and the cost of
+//! filtering and redacting the flagship scenario's 6,000 people for one reader.
+//!
+//! Run: `cargo bench -p sallyport-access --bench access`
+//! Goals (issue 5): ≤ 10 µs per decision; filtering 6,000 records ≤ 20 ms.
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sallyport_access::people::{default_markings, marked_people, synthetic_notes};
+use sallyport_access::redact::Filter;
+use sallyport_access::{Access, Action, Authorizer, Label, Level, MarkedRecord, Marking, NewUser, Principal, Resource, Role};
+use sallyport_core::{synth, Scenario};
+
+fn flagship() -> Scenario {
+    toml::from_str(include_str!("../../../scenarios/northeast-syria-2026.toml")).expect("flagship scenario")
+}
+
+fn principal(user: &str, agency: &str, country: &str, kind: &str, roles: &[Role], clearance: Level, comps: &[&str]) -> Principal {
+    Principal {
+        user: user.into(),
+        agency: agency.into(),
+        country: country.into(),
+        agency_kind: kind.into(),
+        roles: roles.iter().copied().collect(),
+        clearance,
+        compartments: comps.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn readers() -> Vec<(&'static str, Principal)> {
+    vec![
+        ("partner", principal("sdf.custodian", "SDF", "SYR", "partner_force", &[Role::FieldCustodian], Level::Confidential, &[])),
+        ("analyst", principal("odni.analyst", "US-ODNI", "USA", "intelligence", &[Role::Coordinator], Level::TopSecret, &["HVD"])),
+        ("receiving", principal("iq.legal", "IQ-GOV", "IRQ", "receiving_government", &[Role::LegalOfficer], Level::Secret, &[])),
+    ]
+}
+
+fn labels() -> Vec<Label> {
+    let ms = [
+        ("UNCLASSIFIED//REL TO IRQ, SYR, USA", "SDF", "SYR"),
+        ("SECRET//REL TO IRQ, USA", "SDF", "SYR"),
+        ("SECRET//HVD//REL TO USA", "US-ODNI", "USA"),
+        ("TOP SECRET//HVD//NOFORN", "US-ODNI", "USA"),
+        ("CONFIDENTIAL", "IQ-GOV", "IRQ"),
+        ("UNCLASSIFIED", "US-FBI", "USA"),
+        ("RESTRICTED//REL TO GBR, USA", "US-FBI", "USA"),
+        ("SECRET//CT-NES/HVD//ORCON/REL TO USA, GBR", "US-ODNI", "USA"),
+    ];
+    ms.iter().map(|(m, o, c)| Label::new(Marking::parse(m).unwrap(), *o, *c)).collect()
+}
+
+fn decisions(c: &mut Criterion) {
+    let authz = Authorizer::builtin().unwrap();
+    let readers = readers();
+    let labels = labels();
+    let actions = [Action::Read, Action::Write, Action::RequestRelease];
+    let mut cases: Vec<(Principal, Action, Resource)> = Vec::new();
+    for (_, p) in &readers {
+        for (i, l) in labels.iter().enumerate() {
+            for a in &actions {
+                let res = Resource { kind: "person".into(), id: format!("P-{i:06}"), field: "risk".into(), label: l.clone(), legal_hold: i % 4 == 0 };
+                cases.push((p.clone(), a.clone(), res));
+            }
+        }
+    }
+    let mut g = c.benchmark_group("decision");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function("cedar_uncached", |b| {
+        b.iter(|| {
+            let (p, a, r) = &cases[i % cases.len()];
+            i += 1;
+            black_box(authz.decide(p, a, r).allowed)
+        })
+    });
+    // What a list pays per part after the first of its marking class.
+    let p = &readers[0].1;
+    let mut f = Filter::new(&authz, p);
+    let mut j = 0usize;
+    g.bench_function("filter_cached", |b| {
+        b.iter(|| {
+            let l = &labels[j % labels.len()];
+            j += 1;
+            black_box(f.decide("person", "risk", l, false).allowed)
+        })
+    });
+    g.finish();
+}
+
+fn population() -> (Vec<MarkedRecord>, usize) {
+    let s = flagship();
+    let people = synth::generate(&s).unwrap();
+    let notes = synthetic_notes(&people, &s.agencies);
+    let recs = marked_people(&people, &notes, &default_markings(&s.agencies), &s.agencies);
+    (recs, notes.len())
+}
+
+fn filtering(c: &mut Criterion) {
+    let authz = Authorizer::builtin().unwrap();
+    let (records, notes) = population();
+    assert_eq!(records.len(), 6000);
+    eprintln!("6,000 people, {notes} synthetic intelligence notes");
+    let mut g = c.benchmark_group("filter_6000");
+    g.throughput(Throughput::Elements(records.len() as u64));
+    g.sample_size(30);
+    for (name, p) in readers() {
+        let shown = Filter::new(&authz, &p).redact_all(&records).len();
+        eprintln!("{name}: {shown} of 6,000 visible");
+        g.bench_function(name, |b| b.iter(|| black_box(Filter::new(&authz, &p).redact_all(&records).len())));
+    }
+    // Preparing the marked records (JSON view + labels) is separate from filtering.
+    let s = flagship();
+    let people = synth::generate(&s).unwrap();
+    let notes = synthetic_notes(&people, &s.agencies);
+    let m = default_markings(&s.agencies);
+    g.bench_function("build_marked_records", |b| b.iter(|| black_box(marked_people(&people, &notes, &m, &s.agencies).len())));
+    g.finish();
+}
+
+fn store_paths(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let s = flagship();
+    let people = synth::generate(&s).unwrap();
+    let (access, caller, admin) = rt.block_on(async {
+        let store = sallyport_store::Store::open(&url).await.unwrap();
+        store.load_scenario(&s, &people, false).await.unwrap();
+        let access = Access::new(store, Arc::new(Authorizer::builtin().unwrap()));
+        let pw = "benchmark-password-0001";
+        let admin = NewUser {
+            username: "odni.admin".into(),
+            display_name: String::new(),
+            agency: "US-ODNI".into(),
+            roles: BTreeSet::from([Role::Administrator]),
+            clearance: Level::TopSecret,
+            compartments: BTreeSet::from(["HVD".to_string()]),
+            password: Some(pw.into()),
+        };
+        access.add_user(None, &admin).await.unwrap();
+        let admin = access.check_password("odni.admin", pw).await.unwrap();
+        let analyst = NewUser { username: "odni.analyst".into(), roles: BTreeSet::from([Role::Coordinator]), ..admin_user(pw) };
+        access.add_user(Some(&admin), &analyst).await.unwrap();
+        let caller = access.check_password("odni.analyst", pw).await.unwrap();
+        access.synthesise_notes(&caller).await.unwrap();
+        (access, caller, admin)
+    });
+    let mut g = c.benchmark_group("store_sqlite");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    g.bench_function("list_people_6000_audited", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    black_box(access.list_people(&caller, None).await.unwrap().len());
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.bench_function("view_person_audited", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for k in 0..iters {
+                    let id = format!("P-{:06}", k % 6000 + 1);
+                    black_box(access.view_person(&caller, &id).await.unwrap().is_some());
+                }
+                t.elapsed()
+            })
+        })
+    });
+    g.bench_function("password_check_argon2id", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    black_box(access.check_password("odni.analyst", "benchmark-password-0001").await.unwrap());
+                }
+                t.elapsed()
+            })
+        })
+    });
+    let _ = admin;
+    g.finish();
+    rt.block_on(async {
+        let v = access.audit_log().verify().await.unwrap();
+        eprintln!("audit log after the store benchmarks: {} entries, chain verified", v.entries);
+    });
+}
+
+fn admin_user(pw: &str) -> NewUser {
+    NewUser {
+        username: String::new(),
+        display_name: String::new(),
+        agency: "US-ODNI".into(),
+        roles: BTreeSet::new(),
+        clearance: Level::TopSecret,
+        compartments: BTreeSet::from(["HVD".to_string()]),
+        password: Some(pw.into()),
+    }
+}
+
+criterion_group!(benches, decisions, filtering, store_paths);
+criterion_main!(benches);

@@ -1,0 +1,40 @@
+//! Sallyport's fingerprint engine: minutiae extraction, matching, 1:N identification and
+//! evaluation. No dependency on the rest of Sallyport.
+//!
+//! Codemap:
+//! - [`image`]: decode PNG/BMP/TIFF/WSQ to an 8-bit grey [`image::GrayImage`], rescale to 500 ppi.
+//! - [`extract`]: one function per stage (normalise, segment, orientation, frequency,
+//!   Gabor enhancement, binarise, thin, detect, filter, quality) → [`template::Template`].
+//! - [`template`]: [`template::Minutia`] and the versioned native template format (`SPFT` v1).
+//! - [`interop`]: native templates ⇄ ISO/IEC 19794-2:2005 records and ANSI/NIST-ITL Type-9.
+//! - [`mcc`]: 1:1 Minutia Cylinder-Code matcher with LSS-R consolidation, score in [0, 1].
+//! - [`gallery`]: 1:N search (pair-index shortlist + MCC rerank), fusion, deduplication.
+//! - [`synth`]: SYNTHETIC fingers and impressions derived from real templates, for benches.
+//! - [`eval`]: FVC-protocol and all-pairs evaluation, EER/FMR100/FMR1000/ZeroFMR, DET SVG.
+//!
+//! Invariants: every public entry point taking external bytes returns [`Error`] rather
+//! than panicking; templates hold coordinates at 500 ppi; the library never prints.
+
+pub mod eval;
+pub mod extract;
+pub mod gallery;
+pub mod image;
+pub mod interop;
+pub mod mcc;
+pub mod synth;
+pub mod template;
+
+/// Everything that can go wrong on external input.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("image: {0}")]
+    Image(String),
+    #[error("image size {width}x{height} outside the accepted 64..=4000 pixels per side")]
+    BadSize { width: u32, height: u32 },
+    #[error("no fingerprint: {0}")]
+    NoFingerprint(String),
+    #[error("template at byte {offset}: {what}")]
+    Template { offset: usize, what: String },
+    #[error("data set: {0}")]
+    Dataset(String),
+}

@@ -1,0 +1,905 @@
+//! Construction plus improvement.
+//!
+//! Construction is an event simulation: the aircraft that is free earliest
+//! picks the (site, category) pick-up with the best score — threat rate times a
+//! per-site priority multiplier, plus deadline urgency, times load, divided by
+//! cycle time^β — schedules the earliest legal sortie (daylight, closures,
+//! availability, daily flight hours, crew duty, destination opening hours and
+//! daily intake) and fills its manifest greedily (one category, no two people
+//! of a separation group, seats for guards, escorts, stretchers and medical
+//! escorts, payload).
+//!
+//! Improvement searches the space of priority vectors (per-site multipliers,
+//! β, urgency weight): each round perturbs the incumbent into a batch of
+//! candidates (seeded ChaCha per candidate), rebuilds them in parallel with
+//! rayon and keeps the lexicographically best, ties to the lowest candidate
+//! index — so the result depends only on the seed and the number of rounds.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use sallyport_core::Category;
+
+use crate::PlanError;
+use crate::bound::{Bounds, lower_bounds};
+use crate::plan::{Leg, Objective, Plan, SolveStats, Sortie, Unserved, summarize};
+use crate::problem::{AircraftSpec, Problem, Route, day_of, route, within_daily};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolverOptions {
+    /// Wall-clock budget for the improvement phase.
+    pub time_limit: Duration,
+    pub seed: u64,
+    /// Stop after this many improvement rounds (exact reproducibility).
+    pub max_rounds: Option<u64>,
+    /// Candidates per round (default: 2 × threads).
+    pub batch: usize,
+}
+
+impl Default for SolverOptions {
+    fn default() -> Self {
+        SolverOptions {
+            time_limit: Duration::from_secs(10),
+            seed: 1,
+            max_rounds: None,
+            batch: 0,
+        }
+    }
+}
+
+pub const CATS: [Category; 3] = [Category::AdultMale, Category::AdultFemale, Category::Minor];
+pub fn cat_index(c: Category) -> usize {
+    match c {
+        Category::AdultMale => 0,
+        Category::AdultFemale => 1,
+        Category::Minor => 2,
+    }
+}
+
+/// Internal leg: site indices.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LegI {
+    pub from: usize,
+    pub to: usize,
+    pub dep: f64,
+    pub arr: f64,
+    pub loaded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SortieI {
+    pub ac: usize,
+    pub origin: usize,
+    pub cat: Category,
+    pub legs: Vec<LegI>,
+    pub people: Vec<usize>,
+    pub guards: u32,
+    pub escorts: u32,
+    pub medical: u32,
+    pub seats: u32,
+}
+
+/// Routes per aircraft class (type) between every pair of sites.
+pub(crate) struct Prepared {
+    pub class_of: Vec<usize>,
+    /// routes[class][from][to]
+    pub routes: Vec<Vec<Vec<Option<Route>>>>,
+    pub movable: Vec<usize>,
+    pub unserved: Vec<Unserved>,
+}
+
+/// Check the instance can be planned at all; explain why not.
+pub(crate) fn prepare(p: &Problem) -> Result<Prepared, PlanError> {
+    let mut classes: Vec<usize> = Vec::new(); // representative aircraft per class
+    let mut class_of = Vec::with_capacity(p.aircraft.len());
+    for (i, a) in p.aircraft.iter().enumerate() {
+        match classes.iter().position(|&r| same_class(&p.aircraft[r], a)) {
+            Some(c) => class_of.push(c),
+            None => {
+                class_of.push(classes.len());
+                classes.push(i);
+            }
+        }
+    }
+    let ns = p.sites.len();
+    let routes: Vec<Vec<Vec<Option<Route>>>> = classes
+        .iter()
+        .map(|&r| {
+            (0..ns)
+                .map(|a| (0..ns).map(|b| route(p, &p.aircraft[r], a, b)).collect())
+                .collect()
+        })
+        .collect();
+    let mut why = Vec::new();
+    let mut movable = Vec::new();
+    let mut unserved = Vec::new();
+    if p.aircraft.is_empty() && !p.people.is_empty() {
+        why.push("the fleet is empty: no aircraft to move anyone".to_string());
+    }
+    let total_intake: u64 =
+        p.intake_per_day as u64 + p.intake_overrides.values().map(|&v| v as u64).sum::<u64>();
+    if total_intake == 0 && !p.people.is_empty() {
+        why.push(format!(
+            "destination {} has a daily intake capacity of 0: nobody can be received",
+            p.sites[p.destination].id
+        ));
+    }
+    // Reachability per site: some aircraft can fly base → site → destination.
+    let mut site_ok = vec![None::<bool>; ns];
+    let mut site_people = vec![0u32; ns];
+    for q in &p.people {
+        site_people[q.site] += 1;
+    }
+    for s in 0..ns {
+        if site_people[s] == 0 {
+            continue;
+        }
+        let ok = p.aircraft.iter().enumerate().any(|(i, a)| {
+            let c = class_of[i];
+            routes[c][a.base][s].is_some() && routes[c][s][p.destination].is_some()
+        });
+        site_ok[s] = Some(ok);
+        if !ok && !p.aircraft.is_empty() {
+            let nearest = (0..ns)
+                .filter(|&j| j != s && (p.sites[j].refuel || j == p.destination))
+                .map(|j| (p.dist(s, j), j))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            let max_range = p.aircraft.iter().map(|a| a.range_km).fold(0.0, f64::max);
+            let helis = p.aircraft.iter().any(|a| !a.needs_runway);
+            let detail = match nearest {
+                Some((d, j)) if d > max_range => format!(
+                    "its nearest refuelling point or destination ({}) is {d:.0} km away, beyond the longest range in the fleet ({max_range:.0} km)",
+                    p.sites[j].id
+                ),
+                _ if !helis && !p.sites[s].runway => "it has no runway and every aircraft needs one".to_string(),
+                _ => "no aircraft has a chain of in-range legs from its base to the site and on to the destination".to_string(),
+            };
+            why.push(format!(
+                "{} people at site {} cannot be reached: {detail}",
+                site_people[s], p.sites[s].id
+            ));
+        }
+    }
+    let max_seats = p
+        .aircraft
+        .iter()
+        .map(|a| a.usable_seats(p.rules.kg_per_seat))
+        .max()
+        .unwrap_or(0);
+    for (i, q) in p.people.iter().enumerate() {
+        if !q.fit_to_fly {
+            unserved.push(Unserved {
+                person: q.id.clone(),
+                site: p.sites[q.site].id.clone(),
+                reason: "unfit to fly; needs ground evacuation (convoys are not planned by this version)".into(),
+            });
+            continue;
+        }
+        let need = p.rules.person_seats(q)
+            + p.rules.guard_seats(p.rules.guard_ratio(q.risk))
+            + p.rules.escorts_for(q.category);
+        if need > max_seats && !p.aircraft.is_empty() {
+            why.push(format!(
+                "person {} needs {need} seats (with guards, escorts, stretcher) but the largest usable cabin has {max_seats}",
+                q.id
+            ));
+            continue;
+        }
+        if site_ok[q.site] == Some(true) {
+            movable.push(i);
+        }
+    }
+    if !why.is_empty() {
+        why.sort();
+        why.dedup();
+        return Err(PlanError::Infeasible(why));
+    }
+    Ok(Prepared {
+        class_of,
+        routes,
+        movable,
+        unserved,
+    })
+}
+
+fn same_class(a: &AircraftSpec, b: &AircraftSpec) -> bool {
+    a.type_id == b.type_id && a.range_km == b.range_km && a.needs_runway == b.needs_runway
+}
+
+/// Priority parameters the improvement phase searches over.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Params {
+    pub mult: Vec<f64>,
+    pub beta: f64,
+    pub urgency: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct DayUse {
+    fh: f64,
+    first: f64,
+}
+
+#[derive(Debug, Clone)]
+struct AcState {
+    loc: usize,
+    free: f64,
+    days: BTreeMap<i64, DayUse>,
+    alive: bool,
+}
+
+pub(crate) struct Sim<'a> {
+    p: &'a Problem,
+    pre: &'a Prepared,
+    ac: Vec<AcState>,
+    intake: BTreeMap<i64, u32>,
+    queues: Vec<[Vec<usize>; 3]>,
+    heads: Vec<[usize; 3]>,
+    taken: Vec<bool>,
+    remaining: Vec<[u32; 3]>,
+    rem_site: Vec<u32>,
+    pub sorties: Vec<SortieI>,
+    not_before: f64,
+}
+
+const HORIZON_DAYS: f64 = 400.0;
+
+impl<'a> Sim<'a> {
+    /// A simulation with `committed` sorties already flown or kept, nothing new
+    /// before `not_before`, and `todo` the people still to move.
+    pub fn new(
+        p: &'a Problem,
+        pre: &'a Prepared,
+        committed: Vec<SortieI>,
+        todo: &[usize],
+        not_before: f64,
+    ) -> Self {
+        let mut ac: Vec<AcState> = p
+            .aircraft
+            .iter()
+            .map(|a| AcState {
+                loc: a.base,
+                free: p.start_h.max(not_before),
+                days: BTreeMap::new(),
+                alive: true,
+            })
+            .collect();
+        let mut intake = BTreeMap::new();
+        let mut order: Vec<usize> = (0..committed.len()).collect();
+        order.sort_by(|&a, &b| {
+            committed[a].legs[0]
+                .dep
+                .total_cmp(&committed[b].legs[0].dep)
+        });
+        for &k in &order {
+            let s = &committed[k];
+            let st = &mut ac[s.ac];
+            let a = &p.aircraft[s.ac];
+            for l in &s.legs {
+                let d = st.days.entry(day_of(l.dep)).or_insert(DayUse {
+                    fh: 0.0,
+                    first: l.dep,
+                });
+                d.fh += a.hours_for(p.dist(l.from, l.to));
+                d.first = d.first.min(l.dep);
+            }
+            if let Some(last) = s.legs.last() {
+                st.loc = last.to;
+                st.free = st.free.max(last.arr + a.turnaround_h);
+                if !s.people.is_empty() {
+                    *intake.entry(day_of(last.arr)).or_insert(0) += s.people.len() as u32;
+                }
+            }
+        }
+        let ns = p.sites.len();
+        let mut queues: Vec<[Vec<usize>; 3]> = (0..ns).map(|_| [vec![], vec![], vec![]]).collect();
+        let mut remaining = vec![[0u32; 3]; ns];
+        let mut rem_site = vec![0u32; ns];
+        for &i in todo {
+            let q = &p.people[i];
+            queues[q.site][cat_index(q.category)].push(i);
+            remaining[q.site][cat_index(q.category)] += 1;
+            rem_site[q.site] += 1;
+        }
+        Sim {
+            p,
+            pre,
+            ac,
+            intake,
+            queues,
+            heads: vec![[0; 3]; ns],
+            taken: vec![false; p.people.len()],
+            remaining,
+            rem_site,
+            sorties: committed,
+            not_before,
+        }
+    }
+
+    fn left(&self) -> u32 {
+        self.rem_site.iter().sum()
+    }
+
+    /// Run to completion. Returns the people nobody could carry.
+    pub fn run(&mut self, prm: &Params) -> Vec<usize> {
+        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(OrdF, usize)>> =
+            (0..self.ac.len())
+                .map(|i| std::cmp::Reverse((OrdF(self.ac[i].free), i)))
+                .collect();
+        while self.left() > 0 {
+            let Some(std::cmp::Reverse((_, a))) = heap.pop() else {
+                break;
+            };
+            match self.best_sortie(a, prm) {
+                Some(s) => {
+                    self.commit(s);
+                    heap.push(std::cmp::Reverse((OrdF(self.ac[a].free), a)));
+                }
+                None => self.ac[a].alive = false,
+            }
+        }
+        let mut left = Vec::new();
+        for s in 0..self.queues.len() {
+            for c in 0..3 {
+                left.extend(
+                    self.queues[s][c]
+                        .iter()
+                        .copied()
+                        .filter(|&i| !self.taken[i]),
+                );
+            }
+        }
+        left
+    }
+
+    fn best_sortie(&self, a: usize, prm: &Params) -> Option<SortieI> {
+        let p = self.p;
+        let st = &self.ac[a];
+        let cls = self.pre.class_of[a];
+        let mut best: Option<(f64, SortieI)> = None;
+        for s in 0..p.sites.len() {
+            if self.rem_site[s] == 0 {
+                continue;
+            }
+            let (Some(pos), Some(load)) = (
+                &self.pre.routes[cls][st.loc][s],
+                &self.pre.routes[cls][s][p.destination],
+            ) else {
+                continue;
+            };
+            let Some(legs) = self.schedule(a, pos, load, st.free) else {
+                continue;
+            };
+            let pick = legs.iter().find(|l| l.loaded).map_or(f64::NAN, |l| l.dep);
+            let arr = legs.last().map_or(f64::NAN, |l| l.arr);
+            let room = p
+                .intake_cap(day_of(arr))
+                .saturating_sub(self.intake.get(&day_of(arr)).copied().unwrap_or(0));
+            let rate = p.rate(s, pick) * prm.mult[s];
+            let urg = match p.sites[s].deadline_h {
+                Some(d) => prm.urgency * self.rem_site[s] as f64 / (d - pick).max(1.0),
+                None => 0.0,
+            };
+            let cycle = (arr - st.free).max(0.0) + 1.0;
+            for c in 0..3 {
+                if self.remaining[s][c] == 0 {
+                    continue;
+                }
+                let Some(sortie) = self.fill(a, s, c, &legs, room) else {
+                    continue;
+                };
+                let load = sortie.people.len() as f64;
+                let score = (rate + urg) * load / cycle.powf(prm.beta);
+                if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                    best = Some((score, sortie));
+                }
+            }
+        }
+        best.map(|(_, s)| s)
+    }
+
+    /// Earliest legal legs for positioning along `pos` then carrying along `load`.
+    fn schedule(&self, a: usize, pos: &Route, load: &Route, earliest: f64) -> Option<Vec<LegI>> {
+        let p = self.p;
+        let ac = &p.aircraft[a];
+        let mut nodes: Vec<(usize, usize, bool)> =
+            pos.windows(2).map(|w| (w[0], w[1], false)).collect();
+        nodes.extend(load.windows(2).map(|w| (w[0], w[1], true)));
+        let mut t0 = earliest.max(self.not_before).max(p.start_h);
+        let limit = p.start_h + HORIZON_DAYS * 24.0;
+        'attempt: for _ in 0..200 {
+            if t0 > limit {
+                return None;
+            }
+            let mut legs: Vec<LegI> = Vec::with_capacity(nodes.len());
+            let mut extra: BTreeMap<i64, DayUse> = BTreeMap::new();
+            let mut t = t0;
+            for (i, &(f, to, loaded)) in nodes.iter().enumerate() {
+                if i > 0 {
+                    let prev = &legs[i - 1];
+                    let ground = if loaded && !nodes[i - 1].2 {
+                        ac.turnaround_h
+                    } else {
+                        p.rules.refuel_stop_h
+                    };
+                    t = prev.arr + ground;
+                }
+                let dur = ac.hours_for(p.dist(f, to));
+                let dep = self.earliest_leg(a, t, dur, &extra)?;
+                if loaded && i > 0 && nodes[i - 1].2 && dep > t + 1e-9 {
+                    // people on board may not wait at a refuelling stop: start later
+                    t0 += dep - t;
+                    continue 'attempt;
+                }
+                let e = extra.entry(day_of(dep)).or_insert(DayUse {
+                    fh: 0.0,
+                    first: dep,
+                });
+                e.fh += dur;
+                e.first = e.first.min(dep);
+                legs.push(LegI {
+                    from: f,
+                    to,
+                    dep,
+                    arr: dep + dur,
+                    loaded,
+                });
+            }
+            let arr = legs.last()?.arr;
+            let d = day_of(arr);
+            let used = self.intake.get(&d).copied().unwrap_or(0);
+            let open_ok = p.site_open(p.destination, arr, arr);
+            if !open_ok || used >= p.intake_cap(d) {
+                // shift to the destination's next opening on a day with room
+                let (open, close) = p.sites[p.destination].hours.unwrap_or((0.0, 24.0));
+                let close = if close <= open { close + 24.0 } else { close };
+                let mut nd = d;
+                loop {
+                    let room = self.intake.get(&nd).copied().unwrap_or(0) < p.intake_cap(nd);
+                    if room && arr <= nd as f64 * 24.0 + close {
+                        break;
+                    }
+                    nd += 1;
+                    if nd as f64 * 24.0 > limit {
+                        return None;
+                    }
+                }
+                let target = (nd as f64 * 24.0 + open).max(arr);
+                t0 += (target - arr).max(0.25);
+                continue 'attempt;
+            }
+            return Some(legs);
+        }
+        None
+    }
+
+    /// Earliest departure ≥ `t` for a leg of `dur` hours by aircraft `a`.
+    fn earliest_leg(
+        &self,
+        a: usize,
+        mut t: f64,
+        dur: f64,
+        extra: &BTreeMap<i64, DayUse>,
+    ) -> Option<f64> {
+        let p = self.p;
+        let ac = &p.aircraft[a];
+        let st = &self.ac[a];
+        let (ds, de) = (p.rules.day_start_h, p.rules.day_end_h);
+        if !ac.night_capable && dur > de - ds {
+            return None;
+        }
+        if dur > ac.max_flight_hours_per_day || dur > ac.crew_duty_hours {
+            return None;
+        }
+        let limit = p.start_h + HORIZON_DAYS * 24.0;
+        for _ in 0..1000 {
+            if t > limit {
+                return None;
+            }
+            let day = day_of(t);
+            let next_day = (day + 1) as f64 * 24.0;
+            if !ac.night_capable && !within_daily(t, t + dur, ds, de) {
+                let start_today = day as f64 * 24.0 + ds;
+                t = if t < start_today {
+                    start_today
+                } else {
+                    next_day + ds
+                };
+                continue;
+            }
+            if let Some(iv) = p
+                .closures
+                .iter()
+                .chain(ac.unavailable.iter())
+                .find(|iv| iv.overlaps(t, t + dur))
+            {
+                t = iv.to;
+                continue;
+            }
+            if !ac.available.is_empty()
+                && !ac
+                    .available
+                    .iter()
+                    .any(|w| w.from <= t + 1e-9 && t + dur <= w.to + 1e-9)
+            {
+                match ac
+                    .available
+                    .iter()
+                    .filter(|w| w.from > t && w.to - w.from >= dur)
+                    .map(|w| w.from)
+                    .min_by(f64::total_cmp)
+                {
+                    Some(n) => {
+                        t = n;
+                        continue;
+                    }
+                    None => return None,
+                }
+            }
+            let (mut fh, mut first) = (0.0, t);
+            for src in [st.days.get(&day), extra.get(&day)].into_iter().flatten() {
+                fh += src.fh;
+                first = first.min(src.first);
+            }
+            if fh + dur > ac.max_flight_hours_per_day + 1e-9
+                || t + dur - first > ac.crew_duty_hours + 1e-9
+            {
+                t = next_day;
+                continue;
+            }
+            return Some(t);
+        }
+        None
+    }
+
+    /// Fill a manifest of category `c` at site `s` for these legs.
+    fn fill(&self, a: usize, s: usize, c: usize, legs: &[LegI], room: u32) -> Option<SortieI> {
+        let p = self.p;
+        let ac = &p.aircraft[a];
+        let cat = CATS[c];
+        let escorts = p.rules.escorts_for(cat);
+        let cap = ac.usable_seats(p.rules.kg_per_seat).checked_sub(escorts)?;
+        let mut people = Vec::new();
+        let mut groups: Vec<u32> = Vec::new();
+        let (mut seats, mut ratio, mut medical) = (0u32, 0.0f64, 0u32);
+        let q = &self.queues[s][c];
+        let mut scanned = 0;
+        for &i in &q[self.heads[s][c]..] {
+            if people.len() as u32 >= room || scanned > 4 * cap as usize + 16 {
+                break;
+            }
+            if self.taken[i] {
+                continue;
+            }
+            scanned += 1;
+            let per = &p.people[i];
+            if per.groups.iter().any(|g| groups.contains(g)) {
+                continue;
+            }
+            let need = p.rules.person_seats(per);
+            let r2 = ratio + p.rules.guard_ratio(per.risk);
+            if seats + need + p.rules.guard_seats(r2) > cap {
+                continue;
+            }
+            seats += need;
+            ratio = r2;
+            medical += need - 1;
+            groups.extend_from_slice(&per.groups);
+            people.push(i);
+        }
+        if people.is_empty() {
+            return None;
+        }
+        let guards = p.rules.guard_seats(ratio);
+        Some(SortieI {
+            ac: a,
+            origin: s,
+            cat,
+            legs: legs.to_vec(),
+            guards,
+            escorts,
+            medical,
+            seats: seats + guards + escorts,
+            people,
+        })
+    }
+
+    fn commit(&mut self, s: SortieI) {
+        let p = self.p;
+        let a = s.ac;
+        let ac = &p.aircraft[a];
+        let st = &mut self.ac[a];
+        for l in &s.legs {
+            let d = st.days.entry(day_of(l.dep)).or_insert(DayUse {
+                fh: 0.0,
+                first: l.dep,
+            });
+            d.fh += ac.hours_for(p.dist(l.from, l.to));
+            d.first = d.first.min(l.dep);
+        }
+        let last = s.legs.last().expect("a sortie has legs");
+        st.loc = last.to;
+        st.free = last.arr + ac.turnaround_h;
+        *self.intake.entry(day_of(last.arr)).or_insert(0) += s.people.len() as u32;
+        let c = cat_index(s.cat);
+        for &i in &s.people {
+            self.taken[i] = true;
+        }
+        self.remaining[s.origin][c] -= s.people.len() as u32;
+        self.rem_site[s.origin] -= s.people.len() as u32;
+        let q = &self.queues[s.origin][c];
+        let mut h = self.heads[s.origin][c];
+        while h < q.len() && self.taken[q[h]] {
+            h += 1;
+        }
+        self.heads[s.origin][c] = h;
+        self.sorties.push(s);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrdF(f64);
+impl Eq for OrdF {}
+impl PartialOrd for OrdF {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for OrdF {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+/// Convert internal sorties into plan sorties (ids, UTC times, km).
+pub(crate) fn export(p: &Problem, sorties: &[SortieI]) -> Vec<Sortie> {
+    let mut out: Vec<Sortie> = sorties
+        .iter()
+        .map(|s| Sortie {
+            id: 0,
+            aircraft: p.aircraft[s.ac].tail.clone(),
+            origin: p.sites[s.origin].id.clone(),
+            category: s.cat,
+            legs: s
+                .legs
+                .iter()
+                .map(|l| Leg {
+                    from: p.sites[l.from].id.clone(),
+                    to: p.sites[l.to].id.clone(),
+                    depart_h: l.dep,
+                    arrive_h: l.arr,
+                    depart: p.to_utc(l.dep),
+                    arrive: p.to_utc(l.arr),
+                    loaded: l.loaded,
+                    km: p.dist(l.from, l.to),
+                })
+                .collect(),
+            manifest: s.people.iter().map(|&i| p.people[i].id.clone()).collect(),
+            guard_seats: s.guards,
+            escort_seats: s.escorts,
+            medical_seats: s.medical,
+            seats_used: s.seats,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.depart_h()
+            .total_cmp(&b.depart_h())
+            .then_with(|| a.aircraft.cmp(&b.aircraft))
+    });
+    for (i, s) in out.iter_mut().enumerate() {
+        s.id = i as u32 + 1;
+    }
+    out
+}
+
+/// Objective of a finished simulation, without building the whole plan.
+fn objective_of(p: &Problem, sorties: &[SortieI]) -> Objective {
+    let (mut misses, mut exp, mut last, mut fh) = (0u32, 0.0, p.start_h, 0.0);
+    for s in sorties {
+        let ac = &p.aircraft[s.ac];
+        fh += s
+            .legs
+            .iter()
+            .map(|l| ac.hours_for(p.dist(l.from, l.to)))
+            .sum::<f64>();
+        if s.people.is_empty() {
+            continue;
+        }
+        let pick = s.legs.iter().find(|l| l.loaded).map_or(f64::NAN, |l| l.dep);
+        last = last.max(s.legs.last().map_or(last, |l| l.arr));
+        for &i in &s.people {
+            let site = p.people[i].site;
+            exp += p.exposure_until(site, pick);
+            if p.sites[site].deadline_h.is_some_and(|d| pick > d + 1e-6) {
+                misses += 1;
+            }
+        }
+    }
+    Objective {
+        deadline_misses: misses,
+        risk_exposure: exp,
+        makespan_h: last - p.start_h,
+        flight_hours: fh,
+    }
+}
+
+pub(crate) struct Built {
+    pub sorties: Vec<SortieI>,
+    pub obj: Objective,
+}
+
+/// One construction with `prm`; `Err` lists people that could not be carried.
+pub(crate) fn construct(
+    p: &Problem,
+    pre: &Prepared,
+    committed: &[SortieI],
+    todo: &[usize],
+    not_before: f64,
+    prm: &Params,
+) -> Result<Built, Vec<usize>> {
+    let mut sim = Sim::new(p, pre, committed.to_vec(), todo, not_before);
+    let left = sim.run(prm);
+    if !left.is_empty() {
+        return Err(left);
+    }
+    let obj = objective_of(p, &sim.sorties);
+    Ok(Built {
+        sorties: sim.sorties,
+        obj,
+    })
+}
+
+fn perturb(base: &Params, rng: &mut ChaCha8Rng, p: &Problem) -> Params {
+    let mut m = base.clone();
+    let ns = m.mult.len();
+    let k = rng.gen_range(1..=3.min(ns.max(1)));
+    let origins: Vec<usize> = (0..ns).filter(|&s| p.sites[s].kind.is_origin()).collect();
+    for _ in 0..k {
+        if origins.is_empty() {
+            break;
+        }
+        let s = origins[rng.gen_range(0..origins.len())];
+        let f: f64 = (rng.gen_range(-0.7f64..0.7)).exp();
+        m.mult[s] = (m.mult[s] * f).clamp(0.05, 20.0);
+    }
+    if rng.gen_bool(0.3) {
+        m.beta = (m.beta + rng.gen_range(-0.3..0.3)).clamp(0.0, 2.0);
+    }
+    if rng.gen_bool(0.3) {
+        m.urgency = (m.urgency * rng.gen_range(0.5f64..2.0)).clamp(0.01, 1e4);
+    }
+    m
+}
+
+fn no_carrier(p: &Problem, left: &[usize]) -> PlanError {
+    let mut by_site: BTreeMap<String, u32> = BTreeMap::new();
+    for &i in left {
+        *by_site
+            .entry(p.sites[p.people[i].site].id.to_string())
+            .or_default() += 1;
+    }
+    PlanError::Infeasible(
+        by_site
+            .into_iter()
+            .map(|(s, n)| {
+                format!(
+                    "{n} people at site {s} could not be given a sortie within {HORIZON_DAYS} days (aircraft availability, daylight, crew-duty or intake leave no slot)"
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Search: initial constructions, then perturbation rounds until the limit.
+pub(crate) fn search(
+    p: &Problem,
+    pre: &Prepared,
+    committed: &[SortieI],
+    todo: &[usize],
+    not_before: f64,
+    opts: &SolverOptions,
+    started: Instant,
+) -> Result<(Built, SolveStats), PlanError> {
+    let ns = p.sites.len();
+    let mean_rate = {
+        let v: Vec<f64> = (0..ns)
+            .filter(|&s| p.sites[s].kind.is_origin())
+            .map(|s| p.rate(s, p.start_h))
+            .collect();
+        if v.is_empty() {
+            1.0
+        } else {
+            (v.iter().sum::<f64>() / v.len() as f64).max(1e-3)
+        }
+    };
+    let starts: Vec<Params> = [0.0, 0.5, 1.0]
+        .iter()
+        .flat_map(|&beta| {
+            [1.0, 10.0].map(|u| Params {
+                mult: vec![1.0; ns],
+                beta,
+                urgency: u * mean_rate,
+            })
+        })
+        .collect();
+    let built: Vec<(usize, Result<Built, Vec<usize>>)> = starts
+        .par_iter()
+        .enumerate()
+        .map(|(k, prm)| (k, construct(p, pre, committed, todo, not_before, prm)))
+        .collect();
+    let mut best: Option<(Params, Built)> = None;
+    let mut last_err = None;
+    for (k, b) in built {
+        match b {
+            Ok(b) => {
+                if best.as_ref().is_none_or(|(_, x)| b.obj.better_than(&x.obj)) {
+                    best = Some((starts[k].clone(), b));
+                }
+            }
+            Err(left) => last_err = Some(left),
+        }
+    }
+    let Some((mut prm, mut inc)) = best else {
+        return Err(no_carrier(p, &last_err.unwrap_or_default()));
+    };
+    let threads = rayon::current_num_threads().max(1);
+    let batch = if opts.batch > 0 {
+        opts.batch
+    } else {
+        2 * threads
+    };
+    let (mut rounds, mut improvements) = (0u64, 0u64);
+    loop {
+        if opts.max_rounds.is_some_and(|m| rounds >= m) {
+            break;
+        }
+        if opts.max_rounds.is_none() && started.elapsed() >= opts.time_limit {
+            break;
+        }
+        let cands: Vec<Params> = (0..batch)
+            .map(|k| {
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    opts.seed ^ (rounds.wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ (k as u64) << 48,
+                );
+                perturb(&prm, &mut rng, p)
+            })
+            .collect();
+        let res: Vec<Option<Built>> = cands
+            .par_iter()
+            .map(|c| construct(p, pre, committed, todo, not_before, c).ok())
+            .collect();
+        for (k, r) in res.into_iter().enumerate() {
+            if let Some(b) = r
+                && b.obj.better_than(&inc.obj)
+            {
+                inc = b;
+                prm = cands[k].clone();
+                improvements += 1;
+            }
+        }
+        rounds += 1;
+    }
+    let stats = SolveStats {
+        seed: opts.seed,
+        iterations: rounds * batch as u64,
+        improvements,
+        solve_ms: started.elapsed().as_millis() as u64,
+        threads,
+    };
+    Ok((inc, stats))
+}
+
+/// Solve from scratch.
+pub fn solve(p: &Problem, opts: &SolverOptions) -> Result<Plan, PlanError> {
+    let started = Instant::now();
+    let pre = prepare(p)?;
+    let bounds: Bounds = lower_bounds(p, &pre.movable)?;
+    let (built, stats) = search(p, &pre, &[], &pre.movable, p.start_h, opts, started)?;
+    let sorties = export(p, &built.sorties);
+    let mut plan = summarize(p, sorties, pre.unserved.clone(), bounds, stats);
+    plan.stats.solve_ms = started.elapsed().as_millis() as u64;
+    Ok(plan)
+}

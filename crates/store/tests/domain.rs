@@ -1,0 +1,67 @@
+//! The store's domain API, on SQLite and PostgreSQL over real connections.
+
+use sallyport_core::{synth, AgencyId, PersonId, Scenario, SiteId};
+
+pub fn flagship() -> Scenario {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/northeast-syria-2026.toml");
+    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+sallyport_store::backend_tests! {
+    async fn flagship_loads_and_status_sums_to_population(db) {
+        let scenario = flagship();
+        let people = synth::generate(&scenario).unwrap();
+        eprintln!("backend: {}", db.name);
+        let store = &db.store;
+        store.load_scenario(&scenario, &people, false).await.unwrap();
+        let status = store.status().await.unwrap();
+        assert_eq!(status.total, 6000, "{}", db.name);
+        assert_eq!(status.per_site.values().sum::<u64>(), 6000, "{}", db.name);
+        assert_eq!(status.per_site["ghwayran"], 2750);
+        assert_eq!(status.per_site["baghdad"], 0);
+        assert_eq!(status.per_custodian["SDF"], 6000);
+        // Round trip: what comes back is what went in.
+        assert!(store.people().await.unwrap() == people, "{}: people differ", db.name);
+        let back = store.scenario().await.unwrap().unwrap();
+        let sorted = |mut v: Vec<sallyport_core::Site>| {
+            v.sort_by(|a, b| a.id.cmp(&b.id));
+            v
+        };
+        assert!(sorted(back.sites) == sorted(scenario.sites.clone()), "{}: sites differ", db.name);
+        assert_eq!(back.aircraft_types.len(), scenario.aircraft_types.len());
+        let mut fleet = scenario.aircraft().unwrap();
+        fleet.sort_by(|a, b| a.tail.cmp(&b.tail));
+        assert!(store.aircraft().await.unwrap() == fleet, "{}: fleet differs", db.name);
+        // A second load is refused and changes nothing.
+        let err = store.load_scenario(&scenario, &people[..10], false).await.unwrap_err();
+        assert!(err.to_string().contains("already holds an operation"), "{err}");
+        assert_eq!(store.status().await.unwrap().total, 6000);
+    }
+
+    async fn schema_refuses_invalid_states(db) {
+        let scenario = flagship();
+        let people = synth::generate(&scenario).unwrap();
+        let store = &db.store;
+        store.load_scenario(&scenario, &people[..50], false).await.unwrap();
+        let id = PersonId::new("P-000001").unwrap();
+        // Custody can only move to a known custodian and a known site (FKs).
+        let bad = store.update_custody(&id, &AgencyId::new("NOBODY").unwrap(), &SiteId::new("baghdad").unwrap()).await;
+        assert!(bad.is_err(), "{}: unknown custodian accepted", db.name);
+        let bad = store.update_custody(&id, &AgencyId::new("IQ-GOV").unwrap(), &SiteId::new("atlantis").unwrap()).await;
+        assert!(bad.is_err(), "{}: unknown site accepted", db.name);
+        store.update_custody(&id, &AgencyId::new("IQ-GOV").unwrap(), &SiteId::new("baghdad").unwrap()).await.unwrap();
+        let p = store.person(&id).await.unwrap().unwrap();
+        assert_eq!((p.custodian.as_str(), p.site.as_str()), ("IQ-GOV", "baghdad"));
+        // CHECK constraints hold even against raw SQL.
+        for sql in [
+            "UPDATE people SET category = 'adult_female' WHERE id = 'P-000001'",
+            "UPDATE people SET risk = 'extreme' WHERE id = 'P-000001'",
+            "UPDATE sites SET lat = 91 WHERE id = 'baghdad'",
+            "UPDATE people SET custodian = NULL WHERE id = 'P-000001'",
+            "INSERT INTO operation (id, name, time_zone, start_ms, status, scenario_json) VALUES (2, 'x', 'UTC', 0, 'planning', '{}')",
+        ] {
+            assert!(sqlx::query(sql).execute(store.pool()).await.is_err(), "{}: accepted {sql}", db.name);
+        }
+        assert_eq!(store.status().await.unwrap().per_custodian["IQ-GOV"], 1);
+    }
+}
