@@ -17,17 +17,25 @@
 //! farthest site, (c) fleet seat-hours: Σ seats·loaded hours of the people
 //! over Σ usable seats·daily flight hours of the fleet.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
+use crate::fleet_lp::FleetLp;
 use crate::problem::{Problem, day_of, route, route_hours};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bounds {
     pub risk_exposure: f64,
     pub makespan_h: f64,
-    /// Which makespan argument binds: "intake", "flight time" or "fleet".
+    /// Which makespan argument binds: "intake", "flight time", "fleet" or
+    /// "fleet LP".
     pub makespan_binding: String,
+    /// Which exposure argument binds: "intake" (transportation relaxation)
+    /// or "fleet LP" (see [`crate::fleet_lp`]).
+    #[serde(default)]
+    pub exposure_binding: String,
 }
 
 /// Fastest loaded route hours from each site to the destination (`None` if
@@ -48,13 +56,51 @@ pub fn fastest_from_sites(p: &Problem) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// Compute both bounds over the people in `movable` (indices into `p.people`).
+/// Compute both bounds over the people in `movable` (indices into `p.people`),
+/// giving the fleet LP up to 3 s.
 pub fn lower_bounds(p: &Problem, movable: &[usize]) -> Result<Bounds, PlanError> {
+    lower_bounds_within(p, movable, Duration::from_secs(3))
+}
+
+/// As [`lower_bounds`], with the fleet LP limited to `budget`; where the LP
+/// does not finish in time the intake bounds stand alone (still valid).
+pub fn lower_bounds_within(
+    p: &Problem,
+    movable: &[usize],
+    budget: Duration,
+) -> Result<Bounds, PlanError> {
+    let mut b = intake_bounds(p, movable)?;
+    if movable.is_empty() || budget.is_zero() {
+        return Ok(b);
+    }
+    let intake_days = (b.makespan_h / 24.0).ceil() as i64;
+    let horizon = ((intake_days.max(1) as f64) * 1.6).ceil() as i64 + 4;
+    if let Some(lp) = FleetLp::build(p, movable, horizon.min(150)) {
+        let f = lp.bounds(p, budget);
+        if let Some(e) = f.exposure
+            && e > b.risk_exposure
+        {
+            b.risk_exposure = e;
+            b.exposure_binding = "fleet LP".into();
+        }
+        if let Some(m) = f.makespan_h
+            && m > b.makespan_h
+        {
+            b.makespan_h = m;
+            b.makespan_binding = "fleet LP".into();
+        }
+    }
+    Ok(b)
+}
+
+/// The intake-only bounds (see the module doc).
+pub fn intake_bounds(p: &Problem, movable: &[usize]) -> Result<Bounds, PlanError> {
     if movable.is_empty() {
         return Ok(Bounds {
             risk_exposure: 0.0,
             makespan_h: 0.0,
             makespan_binding: "none".into(),
+            exposure_binding: "none".into(),
         });
     }
     let fly = fastest_from_sites(p);
@@ -157,6 +203,7 @@ pub fn lower_bounds(p: &Problem, movable: &[usize]) -> Result<Bounds, PlanError>
         risk_exposure: cost,
         makespan_h: lb.0,
         makespan_binding: lb.1.into(),
+        exposure_binding: "intake".into(),
     })
 }
 

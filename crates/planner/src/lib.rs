@@ -40,6 +40,7 @@
 //! aircraft that cannot land at origins are unused), ground convoys.
 
 pub mod bound;
+pub(crate) mod fleet_lp;
 pub mod instance;
 pub mod plan;
 pub mod problem;
@@ -47,7 +48,7 @@ pub mod replan;
 pub mod solve;
 pub mod validate;
 
-pub use bound::{Bounds, lower_bounds};
+pub use bound::{Bounds, lower_bounds, lower_bounds_within};
 pub use plan::{DayIntake, Gaps, Kpis, Leg, Objective, Plan, SiteEmptying, Sortie, Unserved};
 pub use problem::{Problem, ThreatRates};
 pub use replan::{Event, Replan, replan};

@@ -289,6 +289,34 @@ pub fn replan(
             let e = drop_from.entry(tail).or_insert(t);
             *e = e.min(t);
         }
+        // Intake: departed sorties may land on a day whose capacity the event
+        // cut (the validator then names a departed sortie); make room by
+        // dropping kept sorties landing that day, latest first.
+        let mut by_day: BTreeMap<i64, (u32, Vec<(f64, u32, TailNumber, f64)>)> = BTreeMap::new();
+        for s in fixed_owned.iter().filter(|s| !s.manifest.is_empty()) {
+            by_day.entry(day_of(s.arrive_h())).or_default().0 += s.manifest.len() as u32;
+        }
+        for s in kept.iter().filter(|s| !s.manifest.is_empty()) {
+            by_day.entry(day_of(s.arrive_h())).or_default().1.push((
+                s.arrive_h(),
+                s.manifest.len() as u32,
+                s.aircraft.clone(),
+                s.depart_h(),
+            ));
+        }
+        for (d, (fixed_n, mut list)) in by_day {
+            let cap = q.intake_cap(d);
+            let mut total = fixed_n + list.iter().map(|x| x.1).sum::<u32>();
+            list.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for (_, n, tail, dep) in list {
+                if total <= cap {
+                    break;
+                }
+                total -= n;
+                let e = drop_from.entry(tail).or_insert(dep);
+                *e = e.min(dep);
+            }
+        }
         if drop_from.is_empty() {
             break;
         }

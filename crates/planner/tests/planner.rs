@@ -282,3 +282,143 @@ proptest! {
         }
     }
 }
+
+/// A hand-built instance: one origin 200 km from the destination, one
+/// helicopter (11 usable seats, 200 km/h, 30 min turnarounds) based at the
+/// destination, `n` low-risk men (1.1 seats each with guards: 10 a trip).
+fn tiny(n: usize, fh_per_day: f64) -> Problem {
+    use sallyport_core::{
+        AircraftTypeId, Category, EscortNeed, LatLon, PersonId, RiskClass, SiteId, TailNumber,
+    };
+    use sallyport_planner::problem::{AircraftSpec, PersonSpec, Rules, SiteSpec};
+    let dest = LatLon::new(33.0, 44.0).unwrap();
+    // 200 km due north (great circle, R = 6371.0088 km).
+    let north = LatLon::new(33.0 + (200.0 / 6371.0088f64).to_degrees(), 44.0).unwrap();
+    let site = |id: &str, kind, position, refuel| SiteSpec {
+        id: SiteId::new(id).unwrap(),
+        kind,
+        position,
+        runway: refuel,
+        refuel,
+        holding_capacity: 10_000,
+        hours: None,
+        deadline_h: None,
+        threat: vec![],
+    };
+    let sites = vec![
+        site("origin", SiteKind::DetentionFacility, north, false),
+        site("dest", SiteKind::Destination, dest, true),
+    ];
+    let d = sites[0].position.distance_km(&sites[1].position);
+    assert!((d - 200.0).abs() < 0.01, "{d}");
+    let people = (0..n)
+        .map(|i| PersonSpec {
+            id: PersonId::new(format!("P-{i:06}")).unwrap(),
+            site: 0,
+            category: Category::AdultMale,
+            risk: RiskClass::Low,
+            groups: vec![],
+            fit_to_fly: true,
+            escort: EscortNeed::None,
+        })
+        .collect();
+    Problem {
+        epoch: "2026-01-01T00:00:00Z".parse().unwrap(),
+        start_h: 6.0,
+        first_day: "2026-01-01".parse().unwrap(),
+        sites,
+        destination: 1,
+        aircraft: vec![AircraftSpec {
+            tail: TailNumber::new("H-1").unwrap(),
+            type_id: AircraftTypeId::new("heli").unwrap(),
+            seats: 11,
+            payload_kg: 11 * 110,
+            cruise_kmh: 200.0,
+            range_km: 500.0,
+            turnaround_h: 0.5,
+            max_flight_hours_per_day: fh_per_day,
+            crew_duty_hours: 12.0,
+            needs_runway: false,
+            night_capable: false,
+            base: 1,
+            available: vec![],
+            unavailable: vec![],
+        }],
+        people,
+        rules: Rules {
+            guards_per_detainee: [0.1, 0.2, 0.34, 0.5],
+            escorts_for_women_and_minors: 2,
+            stretcher_seats: 3,
+            kg_per_seat: 110,
+            day_start_h: 6.0,
+            day_end_h: 18.0,
+            refuel_stop_h: 0.5,
+        },
+        intake_per_day: 1000,
+        intake_overrides: Default::default(),
+        closures: vec![],
+    }
+}
+
+#[test]
+fn tiny_instance_bounds_never_exceed_the_known_optimum() {
+    // 20 people, 10 a trip. Known optimum (rate 1, so exposure = hours
+    // waited): the helicopter leaves the destination at 06:00 (operation
+    // start), is at the origin at 07:00, boards until 07:30 (turnaround),
+    // lands 08:30; turnaround to 09:00, back at 10:00, boards, leaves 10:30,
+    // lands 11:30. No pick-up can be earlier: the first needs one positioning
+    // hour and a turnaround after 06:00, the second a full cycle of
+    // 1 + 0.5 + 1 + 0.5 h more, and no trip carries more than 10.
+    // Exposure = 10 × 1.5 + 10 × 4.5 = 60; makespan = 11.5 − 6 = 5.5 h.
+    let p = tiny(20, 8.0);
+    let plan = solve(&p, &quick(2)).unwrap();
+    assert!(validate(&p, &plan).is_empty());
+    assert!((plan.kpis.risk_exposure - 60.0).abs() < 1e-6, "{:?}", plan.kpis);
+    assert!((plan.kpis.makespan_h - 5.5).abs() < 1e-6, "{:?}", plan.kpis);
+    let b = &plan.bounds;
+    assert!(b.risk_exposure <= 60.0 + 1e-6, "{b:?}");
+    assert!(b.makespan_h <= 5.5 + 1e-6, "{b:?}");
+    // The fleet relaxation is exact here; the intake-only bound is not.
+    assert!(b.risk_exposure >= 60.0 - 1e-3, "{b:?}");
+    assert!(b.makespan_h >= 5.5 - 1e-3, "{b:?}");
+    let movable: Vec<usize> = (0..p.people.len()).collect();
+    let intake = sallyport_planner::bound::intake_bounds(&p, &movable).unwrap();
+    assert!(intake.risk_exposure < 30.0, "{intake:?}");
+
+    // Flight hours bind: 3 h a day. Day 0: position (1 h), trip 1 at 07:30
+    // (1 h), position back (1 h) — the loaded hour of trip 2 no longer fits,
+    // so it boards at 06:00 on day 1 (h 30); trip 3 follows a cycle later at
+    // 09:00 (h 33, 3 h flown that day). Exposure for 30 people:
+    // 10 × 1.5 + 10 × 24 + 10 × 27 = 525; makespan = 34 − 6 = 28 h.
+    let p = tiny(30, 3.0);
+    let plan = solve(&p, &quick(2)).unwrap();
+    assert!(validate(&p, &plan).is_empty());
+    assert!((plan.kpis.risk_exposure - 525.0).abs() < 1e-6, "{:?}", plan.kpis);
+    assert!((plan.kpis.makespan_h - 28.0).abs() < 1e-6, "{:?}", plan.kpis);
+    let b = &plan.bounds;
+    assert!(b.risk_exposure <= 525.0 + 1e-6, "{b:?}");
+    assert!(b.makespan_h <= 28.0 + 1e-6, "{b:?}");
+    assert!(b.risk_exposure > intake.risk_exposure, "{b:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, .. ProptestConfig::default() })]
+    /// The bounds hold for re-planned problems too (closures, lost aircraft,
+    /// halved intake), against plans from different seeds.
+    #[test]
+    fn bounds_stay_below_replanned_plans(seed in 0u64..10_000, people in 30u32..300, aircraft in 2u32..8, sites in 1u32..5, which in 0usize..3) {
+        let p = small(seed, people, aircraft, sites);
+        let Ok(plan) = solve(&p, &quick(1)) else { return Ok(()) };
+        let now = p.to_utc(p.start_h + 20.0);
+        let ev = match which {
+            0 => Event::WeatherClosure { date: p.date_of_day(1) },
+            1 => Event::AircraftUnserviceable { tail: p.aircraft[0].tail.clone(), from: now, days: Some(2.0) },
+            _ => Event::IntakeFactor { from: now, factor: 0.5 },
+        };
+        let Ok(r) = replan(&p, &plan, now, &ev, &SolverOptions { seed: seed ^ 5, ..quick(1) }) else { return Ok(()) };
+        let v = validate(&r.problem, &r.plan);
+        prop_assert!(v.iter().all(|x| x.rule == Rule::Deadline), "{:?}", &v[..v.len().min(5)]);
+        prop_assert!(r.plan.bounds.risk_exposure <= r.plan.kpis.risk_exposure * (1.0 + 1e-9) + 1e-6, "{:?} {:?}", r.plan.bounds, r.plan.kpis);
+        prop_assert!(r.plan.bounds.makespan_h <= r.plan.kpis.makespan_h + 1e-6, "{:?} {:?}", r.plan.bounds, r.plan.kpis);
+    }
+}
