@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
-use crate::fleet_lp::FleetLp;
+use crate::fleet_lp::{FleetLp, Guide};
 use crate::problem::{Problem, day_of, route, route_hours};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -69,10 +69,20 @@ pub fn lower_bounds_within(
     movable: &[usize],
     budget: Duration,
 ) -> Result<Bounds, PlanError> {
+    bounds_and_guide(p, movable, budget).map(|x| x.0)
+}
+
+/// The bounds and, when the exposure LP solved, its pick-ups as a guide.
+pub(crate) fn bounds_and_guide(
+    p: &Problem,
+    movable: &[usize],
+    budget: Duration,
+) -> Result<(Bounds, Option<Guide>), PlanError> {
     let mut b = intake_bounds(p, movable)?;
     if movable.is_empty() || budget.is_zero() {
-        return Ok(b);
+        return Ok((b, None));
     }
+    let mut guide = None;
     let intake_days = (b.makespan_h / 24.0).ceil() as i64;
     let horizon = ((intake_days.max(1) as f64) * 1.6).ceil() as i64 + 4;
     if let Some(lp) = FleetLp::build(p, movable, horizon.min(150)) {
@@ -89,8 +99,9 @@ pub fn lower_bounds_within(
             b.makespan_h = m;
             b.makespan_binding = "fleet LP".into();
         }
+        guide = f.guide;
     }
-    Ok(b)
+    Ok((b, guide))
 }
 
 /// The intake-only bounds (see the module doc).

@@ -178,10 +178,20 @@ pub(crate) struct FleetLp {
 }
 
 /// Result of the fleet relaxation.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FleetBounds {
     pub exposure: Option<f64>,
     pub makespan_h: Option<f64>,
+    pub guide: Option<Guide>,
+}
+
+/// The exposure LP's optimal pick-ups, which the solver may follow:
+/// `pickups[class][site][day − d0]` people, `class_of_ac[aircraft]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Guide {
+    pub class_of_ac: Vec<usize>,
+    pub d0: i64,
+    pub pickups: Vec<Vec<Vec<f64>>>,
 }
 
 impl FleetLp {
@@ -501,7 +511,13 @@ impl FleetLp {
 
     /// Build the LP over the variables `keep` selects; `overflow` allows
     /// pick-ups after the horizon. Returns the LP and the variable handles.
-    fn model(&self, p: &Problem, keep: &dyn Fn(&Var) -> bool, overflow: bool, objective: bool) -> Lp {
+    fn model(
+        &self,
+        p: &Problem,
+        keep: &dyn Fn(&Var) -> bool,
+        overflow: bool,
+        objective: bool,
+    ) -> (Lp, Vec<Option<Variable>>) {
         let mut lp = Lp::new(OptimizationDirection::Minimize);
         let nd = self.days.len();
         let nc = self.classes.len();
@@ -636,30 +652,45 @@ impl FleetLp {
                 }
             }
         }
-        lp
+        (lp, handles)
     }
 
     /// Solve both bounds within `budget`; `None` where the LP did not finish.
     pub fn bounds(&self, p: &Problem, budget: Duration) -> FleetBounds {
         let started = Instant::now();
         let left = |started: Instant| budget.saturating_sub(started.elapsed());
-        let solve = |lp: &mut Lp, t: Duration| -> Result<Option<f64>, ()> {
+        let solve = |lp: &mut Lp, t: Duration| -> Result<Option<microlp::Solution>, ()> {
             if t.is_zero() {
                 return Err(());
             }
             lp.set_time_limit(t);
             match lp.solve() {
-                Ok(out) => match out.solution() {
-                    Some(s) => Ok(Some(s.objective())),
-                    None => Err(()),
-                },
+                Ok(out) => out.into_solution().map(Some).map_err(|_| ()),
                 Err(microlp::Error::Infeasible) => Ok(None),
                 Err(_) => Err(()),
             }
         };
-        let mut lp = self.model(p, &|_| true, true, true);
+        let (mut lp, handles) = self.model(p, &|_| true, true, true);
+        let mut guide = None;
         let exposure = match solve(&mut lp, left(started)) {
-            Ok(Some(obj)) => Some((obj * 1e3 * (1.0 - 1e-7) - 1e-6).max(0.0)),
+            Ok(Some(sol)) => {
+                // The LP's pick-ups per class, site and day guide the solver.
+                let nd = self.days.len();
+                let mut q = vec![vec![vec![0.0; nd]; p.sites.len()]; self.classes.len()];
+                for (k, v) in self.vars.iter().enumerate() {
+                    if let Some(h) = handles[k] {
+                        q[v.a][self.groups[v.g].0][(v.d - self.d0) as usize] += sol.var_value(h);
+                    }
+                }
+                let mut class_of_ac = vec![0; p.aircraft.len()];
+                for (ci, c) in self.classes.iter().enumerate() {
+                    for &m in &c.members {
+                        class_of_ac[m] = ci;
+                    }
+                }
+                guide = Some(Guide { class_of_ac, d0: self.d0, pickups: q });
+                Some((sol.objective() * 1e3 * (1.0 - 1e-7) - 1e-6).max(0.0))
+            }
             _ => None,
         };
         // Makespan: smallest candidate arrival T whose restricted LP is feasible.
@@ -670,7 +701,7 @@ impl FleetLp {
         while lo < hi {
             let mid = (lo + hi) / 2;
             let t = cand[mid] + 1e-9;
-            let mut lp = self.model(p, &|v| v.arr <= t, false, false);
+            let (mut lp, _) = self.model(p, &|v| v.arr <= t, false, false);
             match solve(&mut lp, left(started)) {
                 Ok(Some(_)) => hi = mid,
                 Ok(None) => lo = mid + 1,
@@ -679,6 +710,7 @@ impl FleetLp {
                     return FleetBounds {
                         exposure,
                         makespan_h: (lo > 0).then(|| cand[lo] - p.start_h),
+                        guide,
                     };
                 }
             }
@@ -690,7 +722,11 @@ impl FleetLp {
             let t_end = (*self.days.last().expect("days") + 1) as f64 * 24.0;
             Some(t_end - p.start_h)
         };
-        FleetBounds { exposure, makespan_h }
+        FleetBounds {
+            exposure,
+            makespan_h,
+            guide,
+        }
     }
 }
 

@@ -351,6 +351,7 @@ pub fn replan(
         now_h,
         &half,
         Instant::now(),
+        None,
     );
     let resolve = search(
         &q,
@@ -360,6 +361,7 @@ pub fn replan(
         now_h,
         &half,
         Instant::now(),
+        None,
     );
     let (built, stats, strategy) = match (repair, resolve) {
         (Ok(a), Ok(b)) => {

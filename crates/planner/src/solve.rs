@@ -24,7 +24,8 @@ use rayon::prelude::*;
 use sallyport_core::Category;
 
 use crate::PlanError;
-use crate::bound::{Bounds, lower_bounds};
+use crate::bound::{Bounds, bounds_and_guide};
+use crate::fleet_lp::Guide;
 use crate::plan::{Leg, Objective, Plan, SolveStats, Sortie, Unserved, summarize};
 use crate::problem::{AircraftSpec, Problem, Route, day_of, route, within_daily};
 
@@ -215,6 +216,8 @@ pub(crate) struct Params {
     pub mult: Vec<f64>,
     pub beta: f64,
     pub urgency: f64,
+    /// Weight of following the exposure LP's pick-ups (0 = ignore them).
+    pub lp_weight: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -243,6 +246,10 @@ pub(crate) struct Sim<'a> {
     rem_site: Vec<u32>,
     pub sorties: Vec<SortieI>,
     not_before: f64,
+    /// Cumulative LP pick-ups per LP class, site and day, and what each LP
+    /// class has taken from each site so far.
+    guide: Option<(&'a Guide, Vec<Vec<Vec<f64>>>)>,
+    took: Vec<Vec<f64>>,
 }
 
 const HORIZON_DAYS: f64 = 400.0;
@@ -316,7 +323,36 @@ impl<'a> Sim<'a> {
             rem_site,
             sorties: committed,
             not_before,
+            guide: None,
+            took: Vec::new(),
         }
+    }
+
+    /// Follow `g` (the exposure LP's pick-ups) with weight `Params::lp_weight`.
+    pub fn with_guide(mut self, g: Option<&'a Guide>) -> Self {
+        if let Some(g) = g {
+            let cum: Vec<Vec<Vec<f64>>> = g
+                .pickups
+                .iter()
+                .map(|by_site| {
+                    by_site
+                        .iter()
+                        .map(|days| {
+                            let mut acc = 0.0;
+                            days.iter()
+                                .map(|x| {
+                                    acc += x;
+                                    acc
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            self.took = vec![vec![0.0; self.p.sites.len()]; g.pickups.len()];
+            self.guide = Some((g, cum));
+        }
+        self
     }
 
     fn left(&self) -> u32 {
@@ -392,7 +428,19 @@ impl<'a> Sim<'a> {
                     continue;
                 };
                 let load = sortie.people.len() as f64;
-                let score = (rate + urg) * load / cycle.powf(prm.beta);
+                let mut follow = 0.0;
+                if let Some((g, cum)) = &self.guide
+                    && prm.lp_weight > 0.0
+                {
+                    let c = g.class_of_ac[a];
+                    let v = &cum[c][s];
+                    if !v.is_empty() {
+                        let di = (day_of(pick) - g.d0).clamp(0, v.len() as i64 - 1) as usize;
+                        let left = v[di] - self.took[c][s];
+                        follow = prm.lp_weight * (left / load).clamp(0.0, 1.0);
+                    }
+                }
+                let score = (rate + urg + follow) * load / cycle.powf(prm.beta);
                 if best.as_ref().is_none_or(|(b, _)| score > *b) {
                     best = Some((score, sortie));
                 }
@@ -408,10 +456,14 @@ impl<'a> Sim<'a> {
         let mut nodes: Vec<(usize, usize, bool)> =
             pos.windows(2).map(|w| (w[0], w[1], false)).collect();
         nodes.extend(load.windows(2).map(|w| (w[0], w[1], true)));
-        let mut t0 = earliest.max(self.not_before).max(p.start_h);
+        let t0 = earliest.max(self.not_before).max(p.start_h);
+        // Pick-up not before: when the loaded part cannot fly as planned, only
+        // it moves later; the positioning stays early (flown today, boarding
+        // tomorrow morning, say) instead of the whole sortie sliding.
+        let mut lt0 = t0;
         let limit = p.start_h + HORIZON_DAYS * 24.0;
         'attempt: for _ in 0..200 {
-            if t0 > limit {
+            if lt0 > limit {
                 return None;
             }
             let mut legs: Vec<LegI> = Vec::with_capacity(nodes.len());
@@ -428,10 +480,15 @@ impl<'a> Sim<'a> {
                     t = prev.arr + ground;
                 }
                 let dur = ac.hours_for(p.dist(f, to));
+                let first_loaded = loaded && (i == 0 || !nodes[i - 1].2);
+                if first_loaded {
+                    t = t.max(lt0);
+                }
                 let dep = self.earliest_leg(a, t, dur, &extra)?;
                 if loaded && i > 0 && nodes[i - 1].2 && dep > t + 1e-9 {
-                    // people on board may not wait at a refuelling stop: start later
-                    t0 += dep - t;
+                    // people on board may not wait at a refuelling stop: board later
+                    let pick = legs.iter().find(|l| l.loaded).map_or(t, |l| l.dep);
+                    lt0 = pick + (dep - t);
                     continue 'attempt;
                 }
                 let e = extra.entry(day_of(dep)).or_insert(DayUse {
@@ -468,7 +525,8 @@ impl<'a> Sim<'a> {
                     }
                 }
                 let target = (nd as f64 * 24.0 + open).max(arr);
-                t0 += (target - arr).max(0.25);
+                let pick = legs.iter().find(|l| l.loaded).map_or(t0, |l| l.dep);
+                lt0 = pick + (target - arr).max(0.25);
                 continue 'attempt;
             }
             return Some(legs);
@@ -628,6 +686,9 @@ impl<'a> Sim<'a> {
         for &i in &s.people {
             self.taken[i] = true;
         }
+        if let Some((g, _)) = &self.guide {
+            self.took[g.class_of_ac[a]][s.origin] += s.people.len() as f64;
+        }
         self.remaining[s.origin][c] -= s.people.len() as u32;
         self.rem_site[s.origin] -= s.people.len() as u32;
         let q = &self.queues[s.origin][c];
@@ -739,8 +800,9 @@ pub(crate) fn construct(
     todo: &[usize],
     not_before: f64,
     prm: &Params,
+    guide: Option<&Guide>,
 ) -> Result<Built, Vec<usize>> {
-    let mut sim = Sim::new(p, pre, committed.to_vec(), todo, not_before);
+    let mut sim = Sim::new(p, pre, committed.to_vec(), todo, not_before).with_guide(guide);
     let left = sim.run(prm);
     if !left.is_empty() {
         return Err(left);
@@ -770,6 +832,9 @@ fn perturb(base: &Params, rng: &mut ChaCha8Rng, p: &Problem) -> Params {
     }
     if rng.gen_bool(0.3) {
         m.urgency = (m.urgency * rng.gen_range(0.5f64..2.0)).clamp(0.01, 1e4);
+    }
+    if m.lp_weight > 0.0 && rng.gen_bool(0.2) {
+        m.lp_weight = (m.lp_weight * rng.gen_range(0.5f64..2.0)).clamp(1e-3, 1e4);
     }
     m
 }
@@ -802,6 +867,7 @@ pub(crate) fn search(
     not_before: f64,
     opts: &SolverOptions,
     started: Instant,
+    guide: Option<&Guide>,
 ) -> Result<(Built, SolveStats), PlanError> {
     let ns = p.sites.len();
     let mean_rate = {
@@ -815,20 +881,24 @@ pub(crate) fn search(
             (v.iter().sum::<f64>() / v.len() as f64).max(1e-3)
         }
     };
-    let starts: Vec<Params> = [0.0, 0.5, 1.0]
+    let lp_weights: &[f64] = if guide.is_some() { &[0.0, 3.0, 30.0] } else { &[0.0] };
+    let starts: Vec<Params> = lp_weights
         .iter()
-        .flat_map(|&beta| {
-            [1.0, 10.0].map(|u| Params {
-                mult: vec![1.0; ns],
-                beta,
-                urgency: u * mean_rate,
+        .flat_map(|&w| {
+            [0.0, 0.5, 1.0].into_iter().flat_map(move |beta| {
+                [1.0, 10.0].map(|u| Params {
+                    mult: vec![1.0; ns],
+                    beta,
+                    urgency: u * mean_rate,
+                    lp_weight: w * mean_rate,
+                })
             })
         })
         .collect();
     let built: Vec<(usize, Result<Built, Vec<usize>>)> = starts
         .par_iter()
         .enumerate()
-        .map(|(k, prm)| (k, construct(p, pre, committed, todo, not_before, prm)))
+        .map(|(k, prm)| (k, construct(p, pre, committed, todo, not_before, prm, guide)))
         .collect();
     let mut best: Option<(Params, Built)> = None;
     let mut last_err = None;
@@ -869,7 +939,7 @@ pub(crate) fn search(
             .collect();
         let res: Vec<Option<Built>> = cands
             .par_iter()
-            .map(|c| construct(p, pre, committed, todo, not_before, c).ok())
+            .map(|c| construct(p, pre, committed, todo, not_before, c, guide).ok())
             .collect();
         for (k, r) in res.into_iter().enumerate() {
             if let Some(b) = r
@@ -896,10 +966,22 @@ pub(crate) fn search(
 pub fn solve(p: &Problem, opts: &SolverOptions) -> Result<Plan, PlanError> {
     let started = Instant::now();
     let pre = prepare(p)?;
-    let bounds: Bounds = lower_bounds(p, &pre.movable)?;
-    let (built, stats) = search(p, &pre, &[], &pre.movable, p.start_h, opts, started)?;
+    // The fleet LP gets a share of the budget; its pick-ups seed the search.
+    let lp_budget = (opts.time_limit / 4).min(Duration::from_secs(20));
+    let (bounds, guide): (Bounds, _) = bounds_and_guide(p, &pre.movable, lp_budget)?;
+    let (built, stats) = search(
+        p,
+        &pre,
+        &[],
+        &pre.movable,
+        p.start_h,
+        opts,
+        started,
+        guide.as_ref(),
+    )?;
     let sorties = export(p, &built.sorties);
     let mut plan = summarize(p, sorties, pre.unserved.clone(), bounds, stats);
     plan.stats.solve_ms = started.elapsed().as_millis() as u64;
     Ok(plan)
 }
+
