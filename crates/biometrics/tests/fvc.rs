@@ -17,7 +17,7 @@ fn template(name: &str) -> sallyport_biometrics::template::Template {
     extract(&load(&fvc2002().join(format!("{name}.tif")), 500).unwrap()).unwrap()
 }
 
-/// Measured 4.60% all-pairs EER (FVC protocol 4.37%) when this bound was set;
+/// Measured 4.31% all-pairs EER (FVC protocol 4.37%) when this bound was last checked;
 /// the bound leaves room for float differences only.
 #[test]
 fn fvc2002_db1_b_eer_all_pairs() {

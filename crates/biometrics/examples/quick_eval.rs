@@ -1,0 +1,140 @@
+//! Quick accuracy loop for iterating on the engine: our extractor + matcher only (no
+//! peers), FVC2002 and FVC2004 DB1_B, FVC and all-pairs protocols, plus single-thread
+//! extraction time. `BIO_ISO=1` also scores the published ISO templates (matcher only).
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/target-bio cargo run --release -p sallyport-biometrics --example quick_eval
+//! ```
+
+use sallyport_biometrics::eval::{Protocol, evaluate, scan};
+use sallyport_biometrics::extract::extract;
+use sallyport_biometrics::image::load;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn main() {
+    let shared = std::env::var_os("SALLYPORT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let fp = shared.join("data/fingerprints");
+    let mut dirs: Vec<(String, PathBuf)> = ["FVC2002/DB1_B", "FVC2004/DB1_B"].iter().map(|s| (s.to_string(), fp.join(s))).collect();
+    if std::env::var_os("BIO_ISO").is_some() {
+        for s in ["FVC2002/DB1_B", "FVC2004/DB1_B"] {
+            dirs.push((format!("ISO {s}"), fp.join("templates-iso19794-2").join(s)));
+        }
+    }
+    if let Some(stem) = std::env::var_os("BIO_DEBUG") {
+        let stem = stem.to_string_lossy().to_string();
+        let (set, file) = stem.split_once(':').unwrap_or(("FVC2002/DB1_B", &stem));
+        let img = load(&fp.join(set).join(format!("{file}.tif")), 500).unwrap();
+        let s = sallyport_biometrics::extract::extract_stages(&img).unwrap();
+        let out = std::env::temp_dir().join(format!("bio-debug-{}", file));
+        s.write_debug(&out).unwrap();
+        println!("{} raw, {} kept -> {}", s.raw_minutiae.len(), s.template.minutiae.len(), out.display());
+        return;
+    }
+    if std::env::var_os("BIO_WORST").is_some() {
+        use sallyport_biometrics::eval::{enrol_all, pairs};
+        use sallyport_biometrics::mcc::{Prepared, compare};
+        for (name, dir) in &dirs {
+            let samples = scan(dir).unwrap();
+            let t = enrol_all(&samples);
+            let p: Vec<Option<Prepared>> = t.iter().map(|t| t.as_ref().map(Prepared::new)).collect();
+            let stem = |i: usize| samples[i].path.file_stem().unwrap().to_string_lossy().to_string();
+            let sc = |&(i, j): &(usize, usize)| match (&p[i], &p[j]) { (Some(a), Some(b)) => compare(a, b), _ => 0.0 };
+            let (g, im) = pairs(&samples, Protocol::AllPairs);
+            let mut gs: Vec<(f32, String)> = g.iter().map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1)))).collect();
+            let mut is: Vec<(f32, String)> = im.iter().map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1)))).collect();
+            gs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            is.sort_by(|a, b| b.0.total_cmp(&a.0));
+            println!("{name} minutiae: {:?}", t.iter().map(|t| t.as_ref().map_or(0, |t| t.minutiae.len())).collect::<Vec<_>>());
+            println!("{name} worst genuine: {:?}", &gs[..20]);
+            println!("{name} top impostor: {:?}", &is[..10]);
+        }
+        return;
+    }
+    if false {
+        // our minutiae against the published ISO ones of the same image (a reference, not
+        // ground truth): recall, precision, direction and position error of the matched
+        for set in ["FVC2002/DB1_B", "FVC2004/DB1_B"] {
+            let samples = scan(&fp.join(set)).unwrap();
+            let (mut nr, mut no, mut hit, mut dsum, mut asum, mut flip, mut kind_ok) = (0usize, 0usize, 0usize, 0f32, 0f32, 0usize, 0usize);
+            for s in &samples {
+                let ours = sallyport_biometrics::eval::enrol_one(&s.path).unwrap();
+                let iso = sallyport_biometrics::eval::enrol_one(&fp.join("templates-iso19794-2").join(set).join(format!("{}_{}.iso", s.finger, s.impression))).unwrap();
+                nr += iso.minutiae.len();
+                no += ours.minutiae.len();
+                let mut used = vec![false; ours.minutiae.len()];
+                for r in &iso.minutiae {
+                    let best = ours.minutiae.iter().enumerate().filter(|(k, _)| !used[*k]).map(|(k, m)| (k, (m.x as f32 - r.x as f32).hypot(m.y as f32 - r.y as f32))).filter(|p| p.1 <= 10.0).min_by(|a, b| a.1.total_cmp(&b.1));
+                    if let Some((k, d)) = best {
+                        used[k] = true;
+                        hit += 1;
+                        dsum += d;
+                        let da = sallyport_biometrics::mcc::dphi(ours.minutiae[k].angle(), r.angle()).abs();
+                        if da > std::f32::consts::FRAC_PI_2 { flip += 1 } else { asum += da.to_degrees() }
+                        kind_ok += (ours.minutiae[k].kind == r.kind) as usize;
+                    }
+                }
+            }
+            println!("{set}: ISO {nr}, ours {no}, matched(10px) {hit}: recall {:.1}% precision {:.1}%, mean pos err {:.1}px, mean dir err {:.1}deg (flipped {flip}), same kind {:.1}%",
+                100.0 * hit as f32 / nr as f32, 100.0 * hit as f32 / no as f32, dsum / hit as f32, asum / (hit - flip) as f32, 100.0 * kind_ok as f32 / hit as f32);
+        }
+        return;
+    }
+    if std::env::var_os("BIO_TIME").is_some() {
+        for (name, dir) in &dirs[..2] {
+            let imgs: Vec<_> = scan(dir).unwrap().iter().map(|s| load(&s.path, 500).unwrap()).collect();
+            let t0 = Instant::now();
+            let mut n = 0;
+            for img in &imgs {
+                n += extract(img).map(|t| t.minutiae.len()).unwrap_or(0);
+            }
+            println!("extract {name}: {:.1} ms/image 1 thread, mean {:.1} minutiae", t0.elapsed().as_secs_f64() * 1000.0 / imgs.len() as f64, n as f64 / imgs.len() as f64);
+            let p: Vec<_> = imgs.iter().filter_map(|i| extract(i).ok()).map(|t| sallyport_biometrics::mcc::Prepared::new(&t)).collect();
+            let t0 = Instant::now();
+            let mut sink = 0.0;
+            for a in &p {
+                for b in &p {
+                    sink += sallyport_biometrics::mcc::compare(a, b);
+                }
+            }
+            println!("compare {name}: {:.0} /s 1 thread (checksum {sink:.2})", (p.len() * p.len()) as f64 / t0.elapsed().as_secs_f64());
+        }
+    }
+    // extract each image set once into native templates (BIO_REUSE=1: reuse the last ones,
+    // for matcher-only changes), then score both protocols on those
+    let cache = std::env::temp_dir().join("bio-quick-eval");
+    for (name, dir) in dirs.iter_mut() {
+        if name.starts_with("ISO") {
+            continue;
+        }
+        let out = cache.join(name.replace('/', "-"));
+        if std::env::var_os("BIO_REUSE").is_none() {
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir_all(&out).unwrap();
+            let samples = scan(dir).unwrap();
+            let t = sallyport_biometrics::eval::enrol_all(&samples);
+            for (s, t) in samples.iter().zip(t) {
+                if let Some(t) = t {
+                    std::fs::write(out.join(format!("{}_{}.spft", s.finger, s.impression)), t.to_bytes()).unwrap();
+                }
+            }
+        }
+        *dir = out;
+    }
+    for (name, dir) in &dirs {
+        for protocol in [Protocol::Fvc, Protocol::AllPairs] {
+            let r = evaluate(dir, protocol).expect("evaluation");
+            println!(
+                "{name:<20} {:<9} EER {:6.2}%  FMR100 {:6.2}%  FMR1000 {:6.2}%  ZeroFMR {:6.2}%  FTE {}",
+                format!("{protocol:?}"),
+                r.eer,
+                r.fmr100,
+                r.fmr1000,
+                r.zero_fmr,
+                r.failures_to_enrol
+            );
+        }
+    }
+}
