@@ -730,3 +730,4 @@ impl FleetLp {
     }
 }
 
+

@@ -253,6 +253,8 @@ pub(crate) struct Sim<'a> {
 }
 
 const HORIZON_DAYS: f64 = 400.0;
+/// Search pool size (see [`search`]).
+const POOL: usize = 1;
 
 impl<'a> Sim<'a> {
     /// A simulation with `committed` sorties already flown or kept, nothing new
@@ -436,8 +438,11 @@ impl<'a> Sim<'a> {
                     let v = &cum[c][s];
                     if !v.is_empty() {
                         let di = (day_of(pick) - g.d0).clamp(0, v.len() as i64 - 1) as usize;
-                        let left = v[di] - self.took[c][s];
-                        follow = prm.lp_weight * (left / load).clamp(0.0, 1.0);
+                        // the LP's share of this site in the class's pick-ups that day
+                        let day: f64 = g.pickups[c].iter().map(|x| x.get(di).copied().unwrap_or(0.0)).sum();
+                        if day > 1e-9 {
+                            follow = prm.lp_weight * g.pickups[c][s][di] / day;
+                        }
                     }
                 }
                 let score = (rate + urg + follow) * load / cycle.powf(prm.beta);
@@ -881,12 +886,12 @@ pub(crate) fn search(
             (v.iter().sum::<f64>() / v.len() as f64).max(1e-3)
         }
     };
-    let lp_weights: &[f64] = if guide.is_some() { &[0.0, 3.0, 30.0] } else { &[0.0] };
+    let lp_weights: &[f64] = if guide.is_some() { &[0.0, 1.0, 3.0, 10.0] } else { &[0.0] };
     let starts: Vec<Params> = lp_weights
         .iter()
         .flat_map(|&w| {
             [0.0, 0.5, 1.0].into_iter().flat_map(move |beta| {
-                [1.0, 10.0].map(|u| Params {
+                [0.1, 1.0, 10.0].map(|u| Params {
                     mult: vec![1.0; ns],
                     beta,
                     urgency: u * mean_rate,
@@ -900,21 +905,22 @@ pub(crate) fn search(
         .enumerate()
         .map(|(k, prm)| (k, construct(p, pre, committed, todo, not_before, prm, guide)))
         .collect();
-    let mut best: Option<(Params, Built)> = None;
+    // A small pool of the best distinct starts, improved in turn (round
+    // robin), so one strong basin does not starve the others.
+    let mut pool: Vec<(Params, Built)> = Vec::new();
     let mut last_err = None;
     for (k, b) in built {
         match b {
-            Ok(b) => {
-                if best.as_ref().is_none_or(|(_, x)| b.obj.better_than(&x.obj)) {
-                    best = Some((starts[k].clone(), b));
-                }
-            }
+            Ok(b) => pool.push((starts[k].clone(), b)),
             Err(left) => last_err = Some(left),
         }
     }
-    let Some((mut prm, mut inc)) = best else {
+    if pool.is_empty() {
         return Err(no_carrier(p, &last_err.unwrap_or_default()));
-    };
+    }
+    pool.sort_by(|a, b| a.1.obj.cmp_key(&b.1.obj)); // stable: ties keep start order
+    pool.dedup_by(|a, b| a.1.obj == b.1.obj);
+    pool.truncate(POOL);
     let threads = rayon::current_num_threads().max(1);
     let batch = if opts.batch > 0 {
         opts.batch
@@ -929,12 +935,13 @@ pub(crate) fn search(
         if opts.max_rounds.is_none() && started.elapsed() >= opts.time_limit {
             break;
         }
+        let m = (rounds % pool.len() as u64) as usize;
         let cands: Vec<Params> = (0..batch)
             .map(|k| {
                 let mut rng = ChaCha8Rng::seed_from_u64(
                     opts.seed ^ (rounds.wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ (k as u64) << 48,
                 );
-                perturb(&prm, &mut rng, p)
+                perturb(&pool[m].0, &mut rng, p)
             })
             .collect();
         let res: Vec<Option<Built>> = cands
@@ -943,15 +950,21 @@ pub(crate) fn search(
             .collect();
         for (k, r) in res.into_iter().enumerate() {
             if let Some(b) = r
-                && b.obj.better_than(&inc.obj)
+                && b.obj.better_than(&pool[m].1.obj)
             {
-                inc = b;
-                prm = cands[k].clone();
+                pool[m] = (cands[k].clone(), b);
                 improvements += 1;
             }
         }
         rounds += 1;
     }
+    let mut best = 0;
+    for i in 1..pool.len() {
+        if pool[i].1.obj.better_than(&pool[best].1.obj) {
+            best = i;
+        }
+    }
+    let inc = pool.swap_remove(best).1;
     let stats = SolveStats {
         seed: opts.seed,
         iterations: rounds * batch as u64,
@@ -984,4 +997,5 @@ pub fn solve(p: &Problem, opts: &SolverOptions) -> Result<Plan, PlanError> {
     plan.stats.solve_ms = started.elapsed().as_millis() as u64;
     Ok(plan)
 }
+
 
