@@ -101,6 +101,9 @@ fn main() {
             }
             println!("compare {name}: {:.0} /s 1 thread (checksum {sink:.2})", (p.len() * p.len()) as f64 / t0.elapsed().as_secs_f64());
         }
+        if std::env::var("BIO_TIME").as_deref() == Ok("only") {
+            return;
+        }
     }
     // extract each image set once into native templates (BIO_REUSE=1: reuse the last ones,
     // for matcher-only changes), then score both protocols on those
