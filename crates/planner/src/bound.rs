@@ -83,23 +83,41 @@ pub(crate) fn bounds_and_guide(
         return Ok((b, None));
     }
     let mut guide = None;
+    let started = std::time::Instant::now();
     let intake_days = (b.makespan_h / 24.0).ceil() as i64;
-    let horizon = ((intake_days.max(1) as f64) * 1.6).ceil() as i64 + 4;
-    if let Some(lp) = FleetLp::build(p, movable, horizon.min(150)) {
-        let f = lp.bounds(p, budget);
+    let mut horizon = ((intake_days.max(1) as f64) * 1.6).ceil() as i64 + 4;
+    // Grow the horizon while the fleet cannot finish within it (every try
+    // is a valid bound; the overflow bucket keeps short horizons valid).
+    for _ in 0..4 {
+        let left = budget.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        let Some(lp) = FleetLp::build(p, movable, horizon.min(150)) else {
+            break;
+        };
+        let f = lp.bounds(p, left, b.makespan_h);
         if let Some(e) = f.exposure
             && e > b.risk_exposure
         {
             b.risk_exposure = e;
             b.exposure_binding = "fleet LP".into();
         }
+        let end = ((day_of(p.start_h) + horizon.min(150) + 1) as f64) * 24.0 - p.start_h;
+        let short = f.makespan_h.is_some_and(|m| m >= end - 1e-6);
         if let Some(m) = f.makespan_h
             && m > b.makespan_h
         {
             b.makespan_h = m;
             b.makespan_binding = "fleet LP".into();
         }
-        guide = f.guide;
+        if f.guide.is_some() {
+            guide = f.guide;
+        }
+        if !short || horizon >= 150 {
+            break;
+        }
+        horizon = (horizon as f64 * 1.7).ceil() as i64;
     }
     Ok((b, guide))
 }

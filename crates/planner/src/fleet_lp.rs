@@ -273,8 +273,9 @@ impl FleetLp {
         let days: Vec<i64> = (d0..=d0 + horizon_days).collect();
         let total: usize = by.values().map(|v| v.len()).sum();
         let bucket_count = {
-            let work = by.len() * classes.len().max(1) * days.len() * 3;
-            (24_000 / work.max(1)).clamp(1, 4)
+            // size by a fixed 4-week horizon so a longer horizon never coarsens
+            let work = by.len() * classes.len().max(1) * 28 * 3;
+            (30_000 / work.max(1)).clamp(1, 4)
         };
         let mut groups = Vec::new();
         let mut group_cat = Vec::new();
@@ -656,7 +657,9 @@ impl FleetLp {
     }
 
     /// Solve both bounds within `budget`; `None` where the LP did not finish.
-    pub fn bounds(&self, p: &Problem, budget: Duration) -> FleetBounds {
+    /// `known_makespan_h`: a makespan already proven (so smaller candidates
+    /// need no test).
+    pub fn bounds(&self, p: &Problem, budget: Duration, known_makespan_h: f64) -> FleetBounds {
         let started = Instant::now();
         let left = |started: Instant| budget.saturating_sub(started.elapsed());
         let solve = |lp: &mut Lp, t: Duration| -> Result<Option<microlp::Solution>, ()> {
@@ -672,6 +675,7 @@ impl FleetLp {
         };
         let (mut lp, handles) = self.model(p, &|_| true, true, true);
         let mut guide = None;
+        let mut feasible_t: Option<f64> = None;
         let exposure = match solve(&mut lp, left(started)) {
             Ok(Some(sol)) => {
                 // The LP's pick-ups per class, site and day guide the solver.
@@ -689,6 +693,21 @@ impl FleetLp {
                     }
                 }
                 guide = Some(Guide { class_of_ac, d0: self.d0, pickups: q });
+                // Its makespan (if nobody overflows) is a feasible T.
+                let (mut moved, mut last) = (0.0, f64::NEG_INFINITY);
+                for (k, v) in self.vars.iter().enumerate() {
+                    if let Some(h) = handles[k] {
+                        let x = sol.var_value(h);
+                        moved += x;
+                        if x > 1e-7 {
+                            last = last.max(v.arr);
+                        }
+                    }
+                }
+                let total: f64 = self.groups.iter().map(|g| g.1 as f64).sum();
+                if moved >= total - 1e-6 {
+                    feasible_t = Some(last);
+                }
                 Some((sol.objective() * 1e3 * (1.0 - 1e-7) - 1e-6).max(0.0))
             }
             _ => None,
@@ -697,7 +716,17 @@ impl FleetLp {
         let mut cand: Vec<f64> = self.vars.iter().map(|v| v.arr).collect();
         cand.sort_by(f64::total_cmp);
         cand.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-        let (mut lo, mut hi) = (0usize, cand.len()); // answer in [lo, hi]; hi = none feasible
+        // Answer in [lo, hi]; hi = len: none feasible. Candidates below the
+        // known bound need no test; the exposure optimum's makespan is feasible.
+        // (the largest candidate below the known bound is still tested: only
+        // its infeasibility lifts the bound to the next candidate)
+        let lo0 = cand
+            .partition_point(|&t| t < p.start_h + known_makespan_h - 1e-9)
+            .saturating_sub(1);
+        let (mut lo, mut hi) = (lo0, cand.len());
+        if let Some(t) = feasible_t {
+            hi = hi.min(cand.partition_point(|&c| c < t - 1e-9)).max(lo);
+        }
         while lo < hi {
             let mid = (lo + hi) / 2;
             let t = cand[mid] + 1e-9;
@@ -709,13 +738,17 @@ impl FleetLp {
                     // unknown: only what is proven so far counts
                     return FleetBounds {
                         exposure,
-                        makespan_h: (lo > 0).then(|| cand[lo] - p.start_h),
+                        makespan_h: (lo > lo0).then(|| cand[lo] - p.start_h),
                         guide,
                     };
                 }
             }
         }
-        let makespan_h = if lo < cand.len() {
+        // `cand[lo]` is proven only if the candidate below it was shown
+        // infeasible (or there is none); otherwise the known bound stands.
+        let makespan_h = if lo == lo0 && lo0 > 0 {
+            None
+        } else if lo < cand.len() {
             Some(cand[lo] - p.start_h)
         } else {
             // Not even the whole horizon suffices: some pick-up is later.
@@ -729,5 +762,6 @@ impl FleetLp {
         }
     }
 }
+
 
 

@@ -16,7 +16,7 @@ use sallyport_core::{PersonId, SiteId, TailNumber};
 use serde::{Deserialize, Serialize};
 
 use crate::PlanError;
-use crate::bound::lower_bounds;
+use crate::bound::lower_bounds_within;
 use crate::plan::{Plan, Sortie, summarize};
 use crate::problem::{Interval, Problem, day_of};
 use crate::solve::{LegI, SolverOptions, SortieI, export, prepare, search};
@@ -338,8 +338,15 @@ pub fn replan(
             .filter(|i| !on.contains(i))
             .collect()
     };
+    // Bounds first: the fleet LP gets at most a third of the budget (past it
+    // the intake bounds stand alone); the two searches share the rest.
+    let all_movable: Vec<usize> = (0..q.people.len())
+        .filter(|&i| q.people[i].fit_to_fly)
+        .collect();
+    let lp_budget = (opts.time_limit / 3).min(std::time::Duration::from_secs(20));
+    let bounds = lower_bounds_within(&q, &all_movable, lp_budget).unwrap_or_default();
     let half = SolverOptions {
-        time_limit: opts.time_limit / 2,
+        time_limit: opts.time_limit.saturating_sub(started.elapsed()) / 2,
         ..opts.clone()
     };
     let repair_committed: Vec<SortieI> = fixed_i.iter().cloned().chain(kept_i).collect();
@@ -377,11 +384,7 @@ pub fn replan(
         (Err(_), Ok(b)) => (b.0, b.1, "resolve"),
         (Err(e), Err(_)) => return Err(e),
     };
-    // Movable people on fixed sorties only count as delivered.
-    let all_movable: Vec<usize> = (0..q.people.len())
-        .filter(|&i| q.people[i].fit_to_fly)
-        .collect();
-    let bounds = lower_bounds(&q, &all_movable).unwrap_or_default();
+    // (Movable people on fixed sorties count as delivered in the bounds.)
     let sorties = export(&q, &built.sorties);
     let mut new_plan = summarize(&q, sorties, pre.unserved.clone(), bounds, stats);
     // Stability accounting.

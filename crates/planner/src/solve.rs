@@ -980,7 +980,7 @@ pub fn solve(p: &Problem, opts: &SolverOptions) -> Result<Plan, PlanError> {
     let started = Instant::now();
     let pre = prepare(p)?;
     // The fleet LP gets a share of the budget; its pick-ups seed the search.
-    let lp_budget = (opts.time_limit / 4).min(Duration::from_secs(20));
+    let lp_budget = (opts.time_limit / 3).min(Duration::from_secs(30));
     let (bounds, guide): (Bounds, _) = bounds_and_guide(p, &pre.movable, lp_budget)?;
     let (built, stats) = search(
         p,
