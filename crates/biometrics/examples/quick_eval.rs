@@ -1,6 +1,12 @@
 //! Quick accuracy loop for iterating on the engine: our extractor + matcher only (no
-//! peers), FVC2002 and FVC2004 DB1_B, FVC and all-pairs protocols, plus single-thread
-//! extraction time. `BIO_ISO=1` also scores the published ISO templates (matcher only).
+//! peers), FVC2002 and FVC2004 DB1_B, FVC and all-pairs protocols. Each image set is
+//! extracted once into native templates (in the temp folder), then scored.
+//!
+//! Options: `BIO_ISO=1` also scores the published ISO templates (matcher only);
+//! `BIO_TIME=1` single-thread extraction and 1:1 timing first (`BIO_TIME=only`: nothing
+//! else); `BIO_REUSE=1` rescores the last extracted templates (matcher-only changes);
+//! `BIO_WORST=1` lists the lowest genuine and highest impostor all-pairs scores;
+//! `BIO_DEBUG=101_1` (or `FVC2004/DB1_B:101_1`) writes that image's stage PNGs.
 //!
 //! ```sh
 //! CARGO_TARGET_DIR=/work/target-bio cargo run --release -p sallyport-biometrics --example quick_eval
@@ -50,35 +56,6 @@ fn main() {
             println!("{name} minutiae: {:?}", t.iter().map(|t| t.as_ref().map_or(0, |t| t.minutiae.len())).collect::<Vec<_>>());
             println!("{name} worst genuine: {:?}", &gs[..20]);
             println!("{name} top impostor: {:?}", &is[..10]);
-        }
-        return;
-    }
-    if false {
-        // our minutiae against the published ISO ones of the same image (a reference, not
-        // ground truth): recall, precision, direction and position error of the matched
-        for set in ["FVC2002/DB1_B", "FVC2004/DB1_B"] {
-            let samples = scan(&fp.join(set)).unwrap();
-            let (mut nr, mut no, mut hit, mut dsum, mut asum, mut flip, mut kind_ok) = (0usize, 0usize, 0usize, 0f32, 0f32, 0usize, 0usize);
-            for s in &samples {
-                let ours = sallyport_biometrics::eval::enrol_one(&s.path).unwrap();
-                let iso = sallyport_biometrics::eval::enrol_one(&fp.join("templates-iso19794-2").join(set).join(format!("{}_{}.iso", s.finger, s.impression))).unwrap();
-                nr += iso.minutiae.len();
-                no += ours.minutiae.len();
-                let mut used = vec![false; ours.minutiae.len()];
-                for r in &iso.minutiae {
-                    let best = ours.minutiae.iter().enumerate().filter(|(k, _)| !used[*k]).map(|(k, m)| (k, (m.x as f32 - r.x as f32).hypot(m.y as f32 - r.y as f32))).filter(|p| p.1 <= 10.0).min_by(|a, b| a.1.total_cmp(&b.1));
-                    if let Some((k, d)) = best {
-                        used[k] = true;
-                        hit += 1;
-                        dsum += d;
-                        let da = sallyport_biometrics::mcc::dphi(ours.minutiae[k].angle(), r.angle()).abs();
-                        if da > std::f32::consts::FRAC_PI_2 { flip += 1 } else { asum += da.to_degrees() }
-                        kind_ok += (ours.minutiae[k].kind == r.kind) as usize;
-                    }
-                }
-            }
-            println!("{set}: ISO {nr}, ours {no}, matched(10px) {hit}: recall {:.1}% precision {:.1}%, mean pos err {:.1}px, mean dir err {:.1}deg (flipped {flip}), same kind {:.1}%",
-                100.0 * hit as f32 / nr as f32, 100.0 * hit as f32 / no as f32, dsum / hit as f32, asum / (hit - flip) as f32, 100.0 * kind_ok as f32 / hit as f32);
         }
         return;
     }

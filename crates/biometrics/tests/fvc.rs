@@ -67,3 +67,32 @@ fn stages_have_real_properties() {
     assert!(n >= 12 && n < s.raw_minutiae.len(), "{n} of {}", s.raw_minutiae.len());
     assert!(s.template.quality > 20);
 }
+
+/// The alignment step must recover a rigid motion: a copy of a real template rotated by 25°,
+/// shifted, and missing every fourth minutia scores far above every impostor of the set.
+#[test]
+fn rigidly_moved_partial_copy_still_matches() {
+    use sallyport_biometrics::template::{Minutia, Template};
+    let a = template("104_1");
+    let (th, cx, cy) = (25f32.to_radians(), a.width as f32 / 2.0, a.height as f32 / 2.0);
+    let (w, h) = (a.width + 200, a.height + 200);
+    let moved: Vec<Minutia> = a
+        .minutiae
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % 4 != 3)
+        .map(|(_, m)| {
+            let (dx, dy) = (m.x as f32 - cx, m.y as f32 - cy);
+            let x = cx + 100.0 + 30.0 + dx * th.cos() - dy * th.sin();
+            let y = cy + 100.0 - 20.0 + dx * th.sin() + dy * th.cos();
+            Minutia::new(x.round() as u16, y.round() as u16, m.angle() + th, m.kind, m.quality)
+        })
+        .collect();
+    let b = Template { width: w, height: h, ppi: 500, quality: a.quality, minutiae: moved };
+    let s = compare_templates(&a, &b);
+    for other in ["101_1", "102_1", "103_1", "105_1", "106_1"] {
+        let i = compare_templates(&a, &template(other));
+        assert!(s > 10.0 * i, "moved copy {s} vs impostor {other} {i}");
+    }
+    assert!(s > 0.3, "moved copy scores {s}");
+}
