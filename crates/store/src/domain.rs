@@ -394,12 +394,66 @@ pub(crate) async fn insert_aircraft(tx: &mut Transaction<'_, Any>, aircraft: &[A
     Ok(())
 }
 
-/// Rows per multi-row INSERT of people on `backend`.
-pub(crate) fn people_batch(backend: Backend) -> usize {
-    backend.rows_per_statement(PEOPLE_COLS)
+/// People per INSERT statement: each statement carries one JSON parameter.
+pub(crate) const PEOPLE_BATCH: usize = 5_000;
+
+/// `people` as one JSON array of 15-element rows, in [`PEOPLE_COLUMNS`] order,
+/// the single parameter of [`insert_people_json`].
+///
+/// One text parameter per batch, unpacked by the database's own JSON functions,
+/// costs far less than 15 bound parameters per row (which SQLite looks up one
+/// by one and sqlx's `Any` driver copies twice): see docs/benchmarks/store.md.
+pub(crate) fn people_json(people: &[Person]) -> String {
+    let rows: Vec<_> = people
+        .iter()
+        .map(|p| {
+            (
+                p.id.as_str(),
+                p.identity.name_ar.as_str(),
+                p.identity.name_latin.as_str(),
+                serde_json::to_string(&p.identity.aliases).unwrap_or_else(|_| "[]".into()),
+                p.identity.date_of_birth.to_string(),
+                p.identity.sex.as_str(),
+                p.identity.nationality.as_str(),
+                p.category.as_str(),
+                p.risk.as_str(),
+                join_groups(&p.separation_groups),
+                p.medical.fit_to_fly as i64,
+                p.medical.escort.as_str(),
+                p.legal_status.as_str(),
+                p.custodian.as_str(),
+                p.site.as_str(),
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).expect("plain strings and integers always serialise")
 }
 
-/// Insert people in multi-row batches; `progress` gets the running count.
+/// Insert a batch encoded by [`people_json`] in one statement. The schema's
+/// CHECK and foreign-key constraints apply to every row as with plain VALUES.
+pub(crate) async fn insert_people_json(tx: &mut Transaction<'_, Any>, backend: Backend, json: &str) -> Result<()> {
+    static SQL: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let cols = |cast: &dyn Fn(usize, String) -> String| (0..PEOPLE_COLS).map(|i| cast(i, format!("e->>{i}"))).collect::<Vec<_>>().join(", ");
+        [
+            // SQLite ≥ 3.38: `->>` with an integer index reads one array element
+            // (SQLite caches the parsed row across the fifteen lookups).
+            format!("INSERT INTO people ({PEOPLE_COLUMNS}) SELECT {} FROM (SELECT value AS e FROM json_each($1))", cols(&|_, c| c)),
+            format!(
+                "INSERT INTO people ({PEOPLE_COLUMNS}) SELECT {} FROM jsonb_array_elements($1::text::jsonb) AS t(e)",
+                cols(&|i, c| if i == 10 { format!("({c})::bigint") } else { c })
+            ),
+        ]
+    });
+    let sql = match backend {
+        Backend::Sqlite => &sql[0],
+        Backend::Postgres => &sql[1],
+    };
+    sqlx::query(sql).bind(json).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Insert people in batches of [`PEOPLE_BATCH`]; `progress` gets the running count.
 pub(crate) async fn insert_people(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
@@ -407,39 +461,8 @@ pub(crate) async fn insert_people(
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
     let mut done = 0u64;
-    let batch = people_batch(backend);
-    let sql_for = |rows: usize| format!("INSERT INTO people ({PEOPLE_COLUMNS}) VALUES {}", backend.values(rows, PEOPLE_COLS));
-    // Full batches share one statement text, so the driver reuses the prepared statement.
-    let full = sql_for(batch);
-    for chunk in people.chunks(batch) {
-        let tail;
-        let sql = if chunk.len() == batch {
-            &full
-        } else {
-            tail = sql_for(chunk.len());
-            &tail
-        };
-        let mut q = sqlx::query(sql);
-        for p in chunk {
-            let aliases = serde_json::to_string(&p.identity.aliases).unwrap_or_else(|_| "[]".into());
-            q = q
-                .bind(p.id.as_str())
-                .bind(p.identity.name_ar.as_str())
-                .bind(p.identity.name_latin.as_str())
-                .bind(aliases)
-                .bind(p.identity.date_of_birth.to_string())
-                .bind(p.identity.sex.as_str())
-                .bind(p.identity.nationality.as_str())
-                .bind(p.category.as_str())
-                .bind(p.risk.as_str())
-                .bind(join_groups(&p.separation_groups))
-                .bind(p.medical.fit_to_fly as i64)
-                .bind(p.medical.escort.as_str())
-                .bind(p.legal_status.as_str())
-                .bind(p.custodian.as_str())
-                .bind(p.site.as_str());
-        }
-        q.execute(&mut **tx).await?;
+    for chunk in people.chunks(PEOPLE_BATCH) {
+        insert_people_json(tx, backend, &people_json(chunk)).await?;
         done += chunk.len() as u64;
         progress(done);
     }

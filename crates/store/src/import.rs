@@ -23,7 +23,7 @@ use sallyport_core::{
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::domain::{insert_aircraft, insert_people, insert_sites, join_groups, people_batch, split_groups};
+use crate::domain::{insert_aircraft, insert_people_json, insert_sites, join_groups, people_json, split_groups, PEOPLE_BATCH};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,7 +328,7 @@ struct Located<T> {
 
 /// Streams records out of a CSV or JSON file.
 enum Records<R: BufRead> {
-    Csv { reader: csv::Reader<R>, record: csv::ByteRecord, headers: Vec<String> },
+    Csv { reader: csv::Reader<R>, record: csv::ByteRecord, headers: Vec<String>, header_record: csv::ByteRecord },
     Json { items: std::vec::IntoIter<serde_json::Value>, index: usize },
 }
 
@@ -358,7 +358,8 @@ impl<R: BufRead> Records<R> {
                         format!("header must be exactly `{}`, found `{}`", expected.join(","), headers.join(",")),
                     ));
                 }
-                Ok(Records::Csv { reader, record: csv::ByteRecord::new(), headers })
+                let header_record = csv::ByteRecord::from(headers.clone());
+                Ok(Records::Csv { reader, record: csv::ByteRecord::new(), headers, header_record })
             }
             Format::Json => {
                 let value: serde_json::Value = serde_json::from_reader(input).map_err(|e| {
@@ -379,7 +380,7 @@ impl<R: BufRead> Records<R> {
         err: &dyn Fn(Option<String>, Option<String>, String) -> ImportError,
     ) -> Option<Result<Located<T>, ImportError>> {
         match self {
-            Records::Csv { reader, record, headers } => {
+            Records::Csv { reader, record, headers, header_record } => {
                 match reader.read_byte_record(record) {
                     Ok(false) => None,
                     Err(e) => {
@@ -399,7 +400,7 @@ impl<R: BufRead> Records<R> {
                                 return Some(Err(err(Some(at), Some(headers[i].clone()), format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()))));
                             }
                         }
-                        Some(deserialize_csv(record, headers).map(|value| Located { at: at.clone(), value }).map_err(|(c, r)| err(Some(at), c, r)))
+                        Some(deserialize_csv(record, header_record, headers).map(|value| Located { at: at.clone(), value }).map_err(|(c, r)| err(Some(at), c, r)))
                     }
                 }
             }
@@ -414,9 +415,12 @@ impl<R: BufRead> Records<R> {
 }
 
 /// Deserialize a CSV row, naming the column on a type error.
-fn deserialize_csv<T: for<'de> Deserialize<'de>>(record: &csv::ByteRecord, headers: &[String]) -> Result<T, (Option<String>, String)> {
-    let hdr = csv::ByteRecord::from(headers.to_vec());
-    record.deserialize(Some(&hdr)).map_err(|e| {
+fn deserialize_csv<T: for<'de> Deserialize<'de>>(
+    record: &csv::ByteRecord,
+    header_record: &csv::ByteRecord,
+    headers: &[String],
+) -> Result<T, (Option<String>, String)> {
+    record.deserialize(Some(header_record)).map_err(|e| {
         let column = match e.kind() {
             csv::ErrorKind::Deserialize { err, .. } => err.field().and_then(|f| headers.get(f as usize).cloned()),
             _ => None,
@@ -430,6 +434,22 @@ fn deserialize_csv<T: for<'de> Deserialize<'de>>(record: &csv::ByteRecord, heade
 }
 
 // ---- import -------------------------------------------------------------
+
+type Locate<'a> = dyn Fn(Option<String>, Option<String>, String) -> ImportError + 'a;
+
+/// `id` must be new: neither stored nor earlier in the file.
+fn check_new(seen: &mut HashSet<String>, at: &str, column: &str, id: &str, err: &Locate) -> Result<(), ImportError> {
+    if seen.insert(id.to_string()) {
+        Ok(())
+    } else {
+        Err(err(Some(at.into()), Some(column.into()), format!("duplicate id {id} (already in the file or the database)")))
+    }
+}
+
+/// `id` must name a stored `what`.
+fn known(set: &HashSet<String>, at: &str, column: &str, what: &str, id: &str, err: &Locate) -> Result<(), ImportError> {
+    if set.contains(id) { Ok(()) } else { Err(err(Some(at.into()), Some(column.into()), format!("unknown {what} {id}"))) }
+}
 
 impl Store {
     /// Import `path` (kind and format given) all or nothing.
@@ -451,7 +471,7 @@ impl Store {
         kind: Kind,
         format: Format,
         name: &str,
-        input: impl Read,
+        input: impl Read + Send + 'static,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportReport, ImportError> {
         let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: name.to_string(), at, column, rule };
@@ -470,39 +490,55 @@ impl Store {
             Kind::Fleet => (ids("SELECT tail FROM aircraft").await.map_err(dbx)?, chrono::Utc::now().date_naive()),
         };
         let types = ids("SELECT id FROM aircraft_types").await.map_err(dbx)?;
-        let check_new = |seen: &mut HashSet<String>, at: &str, column: &str, id: &str| {
-            if seen.insert(id.to_string()) { Ok(()) } else { Err(err(Some(at.into()), Some(column.into()), format!("duplicate id {id} (already in the file or the database)"))) }
-        };
-        let known = |set: &HashSet<String>, at: &str, column: &str, what: &str, id: &str| {
-            if set.contains(id) { Ok(()) } else { Err(err(Some(at.into()), Some(column.into()), format!("unknown {what} {id}"))) }
-        };
         let bad = |at: &str, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
 
         let mut tx = self.pool().begin().await.map_err(dbx)?;
         let mut count = 0u64;
         match kind {
             Kind::People => {
-                let batch_rows = people_batch(self.backend());
-                let mut batch = Vec::with_capacity(batch_rows);
-                let mut done = false;
-                while !done {
-                    match records.next::<PersonRecord>(&err) {
-                        None => done = true,
-                        Some(r) => {
-                            let Located { at, value } = r?;
-                            let p = value.into_person(today).map_err(|b| bad(&at, b))?;
-                            check_new(&mut seen, &at, "id", p.id.as_str())?;
-                            known(&agencies, &at, "custodian", "agency", p.custodian.as_str())?;
-                            known(&sites, &at, "site", "site", p.site.as_str())?;
-                            batch.push(p);
+                // Parsing and validation run on their own thread, one batch ahead
+                // of the inserts, so both cores work; the first error stops both.
+                let (batches, mut incoming) = tokio::sync::mpsc::channel::<Result<(String, u64), ImportError>>(2);
+                let file = name.to_string();
+                std::thread::spawn(move || {
+                    let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: file.clone(), at, column, rule };
+                    let bad = |at: &str, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
+                    let mut batch = Vec::with_capacity(PEOPLE_BATCH);
+                    let send = |batch: &mut Vec<Person>| {
+                        let encoded = (people_json(batch), batch.len() as u64);
+                        batch.clear();
+                        batches.blocking_send(Ok(encoded)).is_ok()
+                    };
+                    let mut check = |r: Result<Located<PersonRecord>, ImportError>| -> Result<Person, ImportError> {
+                        let Located { at, value } = r?;
+                        let p = value.into_person(today).map_err(|b| bad(&at, b))?;
+                        check_new(&mut seen, &at, "id", p.id.as_str(), &err)?;
+                        known(&agencies, &at, "custodian", "agency", p.custodian.as_str(), &err)?;
+                        known(&sites, &at, "site", "site", p.site.as_str(), &err)?;
+                        Ok(p)
+                    };
+                    while let Some(r) = records.next::<PersonRecord>(&err) {
+                        match check(r) {
+                            Ok(p) => batch.push(p),
+                            Err(e) => {
+                                let _ = batches.blocking_send(Err(e));
+                                return;
+                            }
+                        }
+                        // A closed channel means the inserting side failed and rolled back.
+                        if batch.len() == PEOPLE_BATCH && !send(&mut batch) {
+                            return;
                         }
                     }
-                    if batch.len() == batch_rows || (done && !batch.is_empty()) {
-                        insert_people(&mut tx, self.backend(), &batch, &mut |_| {}).await.map_err(db)?;
-                        count += batch.len() as u64;
-                        progress(count);
-                        batch.clear();
+                    if !batch.is_empty() {
+                        send(&mut batch);
                     }
+                });
+                while let Some(batch) = incoming.recv().await {
+                    let (json, rows) = batch?;
+                    insert_people_json(&mut tx, self.backend(), &json).await.map_err(db)?;
+                    count += rows;
+                    progress(count);
                 }
             }
             Kind::Sites => {
@@ -510,8 +546,8 @@ impl Store {
                 while let Some(r) = records.next::<SiteRecord>(&err) {
                     let Located { at, value } = r?;
                     let s = value.into_site().map_err(|b| bad(&at, b))?;
-                    check_new(&mut seen, &at, "id", s.id.as_str())?;
-                    known(&agencies, &at, "operator", "agency", s.operator.as_str())?;
+                    check_new(&mut seen, &at, "id", s.id.as_str(), &err)?;
+                    known(&agencies, &at, "operator", "agency", s.operator.as_str(), &err)?;
                     all.push(s);
                 }
                 insert_sites(&mut tx, &all).await.map_err(db)?;
@@ -522,9 +558,9 @@ impl Store {
                 while let Some(r) = records.next::<AircraftRecord>(&err) {
                     let Located { at, value } = r?;
                     let a = value.into_aircraft().map_err(|b| bad(&at, b))?;
-                    check_new(&mut seen, &at, "tail", a.tail.as_str())?;
-                    known(&types, &at, "type", "aircraft type", a.type_id.as_str())?;
-                    known(&sites, &at, "base", "site", a.base.as_str())?;
+                    check_new(&mut seen, &at, "tail", a.tail.as_str(), &err)?;
+                    known(&types, &at, "type", "aircraft type", a.type_id.as_str(), &err)?;
+                    known(&sites, &at, "base", "site", a.base.as_str(), &err)?;
                     all.push(a);
                 }
                 insert_aircraft(&mut tx, &all).await.map_err(db)?;

@@ -29,7 +29,7 @@ async fn snapshot(store: &Store) -> Vec<u8> {
 }
 
 async fn import_bytes(store: &Store, kind: Kind, format: Format, bytes: &[u8]) -> Result<u64, ImportError> {
-    store.import_reader(kind, format, "input.csv", bytes, &mut |_| {}).await.map(|r| r.records)
+    store.import_reader(kind, format, "input.csv", std::io::Cursor::new(bytes.to_vec()), &mut |_| {}).await.map(|r| r.records)
 }
 
 async fn people_csv(store: &Store) -> String {
@@ -81,6 +81,24 @@ sallyport_store::backend_tests! {
         rows[1] = rows[1].replace(",adult_male,", ",adult_female,").replace(",minor,", ",adult_female,");
         let file = format!("{header}\n{}\n", rows.join("\n"));
         refused(&db, Kind::People, Format::Csv, file.as_bytes(), &["line 3", "column category"]).await;
+    }
+
+    async fn an_error_after_several_inserted_batches_rolls_all_back(db) {
+        // Import writes in batches of 5,000 while the next batch is parsed: a bad
+        // row in the third batch must undo the two already inserted.
+        let db = loaded(db).await;
+        let csv = people_csv(&db.store).await;
+        let header = csv.lines().next().unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        let mut rows: Vec<String> = (0..12_000).map(|i| row.replacen("P-000001", &format!("B{i}-1"), 1)).collect();
+        rows[11_000] = rows[11_000].replace(",true,", ",maybe,").replace(",false,", ",maybe,");
+        let file = format!("{header}\n{}\n", rows.join("\n"));
+        refused(&db, Kind::People, Format::Csv, file.as_bytes(), &["line 11002", "column fit_to_fly"]).await;
+        // The same file without the bad row goes in whole.
+        rows.remove(11_000);
+        let file = format!("{header}\n{}\n", rows.join("\n"));
+        assert_eq!(import_bytes(&db.store, Kind::People, Format::Csv, file.as_bytes()).await.unwrap(), 11_999, "{}", db.name);
+        assert_eq!(db.store.people().await.unwrap().len(), 100 + 11_999, "{}", db.name);
     }
 
     async fn duplicate_ids_are_refused(db) {
