@@ -16,6 +16,10 @@
 //! covers everyone, at its opening hour, (b) the fastest trip from the
 //! farthest site, (c) fleet seat-hours: Σ seats·loaded hours of the people
 //! over Σ usable seats·daily flight hours of the fleet.
+//!
+//! [`lower_bounds`] returns the maximum of these and the fleet LP
+//! (`crate::fleet_lp`), which models the fleet's daily flight hours, daylight,
+//! duty, trips per airframe-day and the intake together.
 
 use std::time::Duration;
 

@@ -7,9 +7,13 @@
 //!   local midnight of day 0), routing with refuel stops ([`problem::route`]).
 //! - [`solve`]: [`solve`] — event-simulation construction, then a parallel,
 //!   seeded perturbation search over the construction's priorities (anytime,
-//!   time-limited, deterministic for a seed and round count).
+//!   time-limited, deterministic for a seed and round count), with extra
+//!   starts that follow the fleet LP's daily site shares.
 //! - [`bound`]: lower bounds on risk exposure (transportation relaxation,
-//!   exact min-cost flow) and makespan (intake, flight time, fleet seat-hours).
+//!   exact min-cost flow) and makespan (intake, flight time, fleet seat-hours),
+//!   each raised by the fleet LP (`fleet_lp`: aircraft classes × days × trip
+//!   index with flight hours, daylight/duty, day patterns and intake; its
+//!   validity is argued in docs/architecture/planner.md).
 //! - [`plan`]: the serialisable [`Plan`] (sorties, legs, manifests, per-site
 //!   emptying, per-day intake, KPIs, bounds, gaps) and [`plan::summarize`].
 //! - [`validate`]: [`validate()`] — an independent checker of every hard rule,
