@@ -124,6 +124,9 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// So that callers outside a request (the CLI driving a live run) can use `?` with `anyhow`.
+impl std::error::Error for ApiError {}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
