@@ -42,43 +42,15 @@ pub(crate) fn min_km(p: &Problem, ac: &AircraftSpec, a: usize, b: usize, loaded:
     if a == b {
         return Some(0.0);
     }
-    let n = p.sites.len();
     let ok = |i: usize| !ac.needs_runway || p.sites[i].runway;
     if !ok(a) || !ok(b) {
         return None;
     }
-    let mut dist = vec![f64::INFINITY; n];
-    let mut done = vec![false; n];
-    dist[a] = 0.0;
-    loop {
-        let mut u = usize::MAX;
-        let mut best = f64::INFINITY;
-        for i in 0..n {
-            if !done[i] && dist[i] < best {
-                best = dist[i];
-                u = i;
-            }
-        }
-        if u == usize::MAX || u == b {
-            break;
-        }
-        done[u] = true;
-        for v in 0..n {
-            if done[v] || !ok(v) {
-                continue;
-            }
-            if v != b && loaded && !p.sites[v].refuel {
-                continue;
-            }
-            let d = p.dist(u, v);
-            if d > ac.range_km + 1e-6 {
-                continue;
-            }
-            if dist[u] + d < dist[v] {
-                dist[v] = dist[u] + d;
-            }
-        }
-    }
+    let (dist, _) = crate::problem::shortest(p.sites.len(), a, b, |u, v| {
+        let d = p.dist(u, v);
+        let stop_ok = v == b || !loaded || p.sites[v].refuel;
+        (ok(v) && stop_ok && d <= ac.range_km + 1e-6).then_some(d)
+    });
     dist[b].is_finite().then_some(dist[b])
 }
 

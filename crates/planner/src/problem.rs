@@ -455,42 +455,13 @@ pub fn route(p: &Problem, ac: &AircraftSpec, a: usize, b: usize) -> Option<Route
     if ac.needs_runway && !(p.sites[a].runway && p.sites[b].runway) {
         return None;
     }
-    let n = p.sites.len();
     let stop_km = p.rules.refuel_stop_h * ac.cruise_kmh;
     let usable =
         |i: usize| i == b || (p.sites[i].refuel && (!ac.needs_runway || p.sites[i].runway));
-    let mut dist = vec![f64::INFINITY; n];
-    let mut prev = vec![usize::MAX; n];
-    let mut done = vec![false; n];
-    dist[a] = 0.0;
-    loop {
-        let mut u = usize::MAX;
-        let mut best = f64::INFINITY;
-        for i in 0..n {
-            if !done[i] && dist[i] < best {
-                best = dist[i];
-                u = i;
-            }
-        }
-        if u == usize::MAX || u == b {
-            break;
-        }
-        done[u] = true;
-        for v in 0..n {
-            if done[v] || v == u || !usable(v) {
-                continue;
-            }
-            let d = p.dist(u, v);
-            if d > ac.range_km {
-                continue;
-            }
-            let c = dist[u] + d + if v == b { 0.0 } else { stop_km };
-            if c < dist[v] {
-                dist[v] = c;
-                prev[v] = u;
-            }
-        }
-    }
+    let (dist, prev) = shortest(p.sites.len(), a, b, |u, v| {
+        let d = p.dist(u, v);
+        (usable(v) && d <= ac.range_km).then(|| d + if v == b { 0.0 } else { stop_km })
+    });
     if !dist[b].is_finite() {
         return None;
     }
@@ -502,6 +473,39 @@ pub fn route(p: &Problem, ac: &AircraftSpec, a: usize, b: usize) -> Option<Route
     }
     r.reverse();
     Some(r)
+}
+
+/// Dijkstra over the `n` sites as a dense graph, from `a` until `b` is settled;
+/// `cost(u, v)` is the edge's cost, `None` where there is no edge. Returns the
+/// distances and predecessors (`usize::MAX` where none). Ties go to the lower index.
+pub(crate) fn shortest(
+    n: usize,
+    a: usize,
+    b: usize,
+    cost: impl Fn(usize, usize) -> Option<f64>,
+) -> (Vec<f64>, Vec<usize>) {
+    let mut dist = vec![f64::INFINITY; n];
+    let mut prev = vec![usize::MAX; n];
+    let mut done = vec![false; n];
+    dist[a] = 0.0;
+    while let Some(u) = (0..n)
+        .filter(|&i| !done[i] && dist[i].is_finite())
+        .min_by(|&i, &j| dist[i].total_cmp(&dist[j]))
+    {
+        if u == b {
+            break;
+        }
+        done[u] = true;
+        for v in (0..n).filter(|&v| !done[v]) {
+            if let Some(c) = cost(u, v) {
+                if dist[u] + c < dist[v] {
+                    dist[v] = dist[u] + c;
+                    prev[v] = u;
+                }
+            }
+        }
+    }
+    (dist, prev)
 }
 
 /// Flight hours of a route (legs at cruise) plus refuel ground time.
