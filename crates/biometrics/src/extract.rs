@@ -364,37 +364,31 @@ fn doubled(o: &Field) -> (Field, Field) {
 
 /// [`pixel_angle`] from precomputed doubled-angle vectors (same result, fewer sines).
 fn pixel_angle_cs(dc: &Field, ds: &Field, x: usize, y: usize) -> f32 {
-    let fx = ((x as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (dc.w - 1) as f32);
-    let fy = ((y as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (dc.h - 1) as f32);
-    let (x0, y0) = (fx as usize, fy as usize);
-    let (x1, y1) = ((x0 + 1).min(dc.w - 1), (y0 + 1).min(dc.h - 1));
-    let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
-    let mut c = 0.0;
-    let mut s = 0.0;
-    for (xx, yy, wgt) in [(x0, y0, (1.0 - tx) * (1.0 - ty)), (x1, y0, tx * (1.0 - ty)), (x0, y1, (1.0 - tx) * ty), (x1, y1, tx * ty)] {
-        c += wgt * dc.at(xx, yy);
-        s += wgt * ds.at(xx, yy);
-    }
-    let mut a = 0.5 * s.atan2(c);
-    if a < 0.0 {
-        a += PI;
-    }
-    a
+    bilinear_angle(dc.w, dc.h, x, y, |xx, yy| (dc.at(xx, yy), ds.at(xx, yy)))
 }
 
 /// Bilinear interpolation of the orientation field at pixel (x, y), via doubled angles.
 fn pixel_angle(o: &Field, x: usize, y: usize) -> f32 {
-    let fx = ((x as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (o.w - 1) as f32);
-    let fy = ((y as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (o.h - 1) as f32);
+    bilinear_angle(o.w, o.h, x, y, |xx, yy| {
+        let a = 2.0 * o.at(xx, yy);
+        (a.cos(), a.sin())
+    })
+}
+
+/// The orientation at pixel (x, y) of a `w`×`h` block field whose doubled-angle vector
+/// (cos 2θ, sin 2θ) at block (bx, by) is `cs(bx, by)`: bilinear in the vectors, in [0, π).
+fn bilinear_angle(w: usize, h: usize, x: usize, y: usize, cs: impl Fn(usize, usize) -> (f32, f32)) -> f32 {
+    let fx = ((x as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (w - 1) as f32);
+    let fy = ((y as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (h - 1) as f32);
     let (x0, y0) = (fx as usize, fy as usize);
-    let (x1, y1) = ((x0 + 1).min(o.w - 1), (y0 + 1).min(o.h - 1));
+    let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
     let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
     let mut c = 0.0;
     let mut s = 0.0;
     for (xx, yy, wgt) in [(x0, y0, (1.0 - tx) * (1.0 - ty)), (x1, y0, tx * (1.0 - ty)), (x0, y1, (1.0 - tx) * ty), (x1, y1, tx * ty)] {
-        let a = 2.0 * o.at(xx, yy);
-        c += wgt * a.cos();
-        s += wgt * a.sin();
+        let (vc, vs) = cs(xx, yy);
+        c += wgt * vc;
+        s += wgt * vs;
     }
     let mut a = 0.5 * s.atan2(c);
     if a < 0.0 {
