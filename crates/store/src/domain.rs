@@ -403,9 +403,9 @@ pub(crate) const PEOPLE_BATCH: usize = 5_000;
 /// One text parameter per batch, unpacked by the database's own JSON functions,
 /// costs far less than 15 bound parameters per row (which SQLite looks up one
 /// by one and sqlx's `Any` driver copies twice): see docs/benchmarks/store.md.
-pub(crate) fn people_json(people: &[Person]) -> String {
+pub(crate) fn people_json<'a>(people: impl IntoIterator<Item = &'a Person>) -> String {
     let rows: Vec<_> = people
-        .iter()
+        .into_iter()
         .map(|p| {
             (
                 p.id.as_str(),
@@ -465,6 +465,125 @@ pub(crate) async fn insert_people(
         insert_people_json(tx, backend, &people_json(chunk)).await?;
         done += chunk.len() as u64;
         progress(done);
+    }
+    Ok(())
+}
+
+/// A batch of validated people flattened for SQLite's row-at-a-time INSERT
+/// ([`insert_people_rows`]): the text columns of every row back to back in one
+/// string (one allocation per batch, not fifteen per row), with each row's
+/// `fit_to_fly` and where it came from.
+///
+/// Every value is the one [`people_json`] would store for the same person, so
+/// both paths write identical rows and export reproduces the file.
+#[derive(Debug, Default)]
+pub(crate) struct PeopleRows {
+    text: String,
+    /// End offset in `text` of each text column, [`PEOPLE_TEXT_COLS`] per row.
+    ends: Vec<usize>,
+    fit_to_fly: Vec<bool>,
+    at: Vec<crate::import::At>,
+}
+
+/// The text columns of a `people` row: all but `fit_to_fly` (column 10).
+const PEOPLE_TEXT_COLS: usize = PEOPLE_COLS - 1;
+const FIT_TO_FLY_COL: usize = 10;
+
+impl PeopleRows {
+    pub(crate) fn with_capacity(rows: usize) -> PeopleRows {
+        PeopleRows {
+            text: String::with_capacity(rows * 160),
+            ends: Vec::with_capacity(rows * PEOPLE_TEXT_COLS),
+            fit_to_fly: Vec::with_capacity(rows),
+            at: Vec::with_capacity(rows),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Append `p`, read from `at`.
+    pub(crate) fn push(&mut self, p: &Person, at: crate::import::At) {
+        use std::fmt::Write;
+        let col = |rows: &mut PeopleRows, s: &str| {
+            rows.text.push_str(s);
+            rows.ends.push(rows.text.len());
+        };
+        col(self, p.id.as_str());
+        col(self, &p.identity.name_ar);
+        col(self, &p.identity.name_latin);
+        if p.identity.aliases.is_empty() {
+            col(self, "[]");
+        } else {
+            col(self, &serde_json::to_string(&p.identity.aliases).unwrap_or_else(|_| "[]".into()));
+        }
+        write!(self.text, "{}", p.identity.date_of_birth).expect("writing to a String cannot fail");
+        self.ends.push(self.text.len());
+        col(self, p.identity.sex.as_str());
+        col(self, p.identity.nationality.as_str());
+        col(self, p.category.as_str());
+        col(self, p.risk.as_str());
+        for (i, g) in p.separation_groups.iter().enumerate() {
+            if i > 0 {
+                self.text.push(';');
+            }
+            self.text.push_str(g.as_str());
+        }
+        self.ends.push(self.text.len());
+        col(self, p.medical.escort.as_str());
+        col(self, p.legal_status.as_str());
+        col(self, p.custodian.as_str());
+        col(self, p.site.as_str());
+        self.fit_to_fly.push(p.medical.fit_to_fly);
+        self.at.push(at);
+    }
+
+    /// Row `i`'s fifteen values in [`PEOPLE_COLUMNS`] order, and where it came from.
+    pub(crate) fn row(&self, i: usize) -> ([crate::sqlite_raw::Value<'_>; PEOPLE_COLS], crate::import::At) {
+        use crate::sqlite_raw::Value;
+        let ends = &self.ends[i * PEOPLE_TEXT_COLS..(i + 1) * PEOPLE_TEXT_COLS];
+        let mut start = if i == 0 { 0 } else { self.ends[i * PEOPLE_TEXT_COLS - 1] };
+        let mut values = [Value::Int(0); PEOPLE_COLS];
+        let mut text = ends.iter().map(|&end| {
+            let s = &self.text[start..end];
+            start = end;
+            Value::Text(s)
+        });
+        for (c, v) in values.iter_mut().enumerate() {
+            *v = if c == FIT_TO_FLY_COL { Value::Int(self.fit_to_fly[i] as i64) } else { text.next().expect("14 text columns per row") };
+        }
+        (values, self.at[i])
+    }
+}
+
+/// Why [`insert_people_rows`] failed.
+#[derive(Debug)]
+pub(crate) enum RowsError {
+    /// The connection could not be lent out (sqlx's worker is gone).
+    Db(sqlx::Error),
+    /// Preparing the statement failed.
+    Prepare(crate::sqlite_raw::SqliteError),
+    /// The row read from `At` broke a constraint (or hit an I/O error).
+    Row(crate::import::At, crate::sqlite_raw::SqliteError),
+}
+
+/// Insert a batch on SQLite through one prepared single-row INSERT stepped per
+/// row (see [`crate::sqlite_raw`]); the caller owns the transaction.
+///
+/// Constraints apply per row exactly as with any INSERT (CHECKs, NOT NULL,
+/// foreign keys, the primary key), and a failing row is named by where it came
+/// from. A failed row's statement is undone by SQLite; the rest of the
+/// transaction is the caller's to roll back. The SQLite calls block the
+/// calling thread for the batch (a few milliseconds per thousand rows).
+pub(crate) async fn insert_people_rows(conn: &mut sqlx::SqliteConnection, rows: &PeopleRows) -> Result<(), RowsError> {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| format!("INSERT INTO people ({PEOPLE_COLUMNS}) VALUES ({})", vec!["?"; PEOPLE_COLS].join(", ")));
+    let mut handle = conn.lock_handle().await.map_err(RowsError::Db)?;
+    let mut insert = crate::sqlite_raw::Statement::prepare(&mut handle, sql).map_err(RowsError::Prepare)?;
+    for i in 0..rows.len() {
+        let (values, at) = rows.row(i);
+        insert.run(&values).map_err(|e| RowsError::Row(at, e))?;
     }
     Ok(())
 }

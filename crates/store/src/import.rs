@@ -21,9 +21,13 @@ use sallyport_core::{
     LegalStatus, OperatingHours, Person, PersonId, RiskClass, Sex, Site, SiteId, SiteKind, TailNumber,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{Connection, Row};
 
-use crate::domain::{insert_aircraft, insert_people_json, insert_sites, join_groups, people_json, split_groups, PEOPLE_BATCH};
+use crate::domain::{
+    insert_aircraft, insert_people_json, insert_people_rows, insert_sites, join_groups, people_json, split_groups, PeopleRows, RowsError,
+    PEOPLE_BATCH,
+};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,9 +324,25 @@ impl AircraftRecord {
 
 // ---- reading ------------------------------------------------------------
 
+/// Where a record is in its file: `line N` (CSV) or `element N` (JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum At {
+    Line(u64),
+    Element(usize),
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Line(n) => write!(f, "line {n}"),
+            At::Element(n) => write!(f, "element {n}"),
+        }
+    }
+}
+
 /// One record read from a file, with where it came from.
 struct Located<T> {
-    at: String,
+    at: At,
     value: T,
 }
 
@@ -394,21 +414,21 @@ impl<R: BufRead> Records<R> {
                         Some(Err(err(at, None, rule)))
                     }
                     Ok(true) => {
-                        let at = format!("line {}", record.position().map_or(0, |p| p.line()));
+                        let at = At::Line(record.position().map_or(0, |p| p.line()));
                         for (i, field) in record.iter().enumerate() {
                             if let Err(e) = std::str::from_utf8(field) {
-                                return Some(Err(err(Some(at), Some(headers[i].clone()), format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()))));
+                                return Some(Err(err(Some(at.to_string()), Some(headers[i].clone()), format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()))));
                             }
                         }
-                        Some(deserialize_csv(record, header_record, headers).map(|value| Located { at: at.clone(), value }).map_err(|(c, r)| err(Some(at), c, r)))
+                        Some(deserialize_csv(record, header_record, headers).map(|value| Located { at, value }).map_err(|(c, r)| err(Some(at.to_string()), c, r)))
                     }
                 }
             }
             Records::Json { items, index } => {
                 let item = items.next()?;
                 *index += 1;
-                let at = format!("element {}", *index);
-                Some(serde_json::from_value(item).map(|value| Located { at: at.clone(), value }).map_err(|e| err(Some(at), None, e.to_string())))
+                let at = At::Element(*index);
+                Some(serde_json::from_value(item).map(|value| Located { at, value }).map_err(|e| err(Some(at.to_string()), None, e.to_string())))
             }
         }
     }
@@ -438,17 +458,74 @@ fn deserialize_csv<T: for<'de> Deserialize<'de>>(
 type Locate<'a> = dyn Fn(Option<String>, Option<String>, String) -> ImportError + 'a;
 
 /// `id` must be new: neither stored nor earlier in the file.
-fn check_new(seen: &mut HashSet<String>, at: &str, column: &str, id: &str, err: &Locate) -> Result<(), ImportError> {
+fn check_new(seen: &mut HashSet<String>, at: At, column: &str, id: &str, err: &Locate) -> Result<(), ImportError> {
     if seen.insert(id.to_string()) {
         Ok(())
     } else {
-        Err(err(Some(at.into()), Some(column.into()), format!("duplicate id {id} (already in the file or the database)")))
+        Err(err(Some(at.to_string()), Some(column.into()), format!("duplicate id {id} (already in the file or the database)")))
     }
 }
 
 /// `id` must name a stored `what`.
-fn known(set: &HashSet<String>, at: &str, column: &str, what: &str, id: &str, err: &Locate) -> Result<(), ImportError> {
-    if set.contains(id) { Ok(()) } else { Err(err(Some(at.into()), Some(column.into()), format!("unknown {what} {id}"))) }
+fn known(set: &HashSet<String>, at: At, column: &str, what: &str, id: &str, err: &Locate) -> Result<(), ImportError> {
+    if set.contains(id) { Ok(()) } else { Err(err(Some(at.to_string()), Some(column.into()), format!("unknown {what} {id}"))) }
+}
+
+/// How the parsing thread hands a batch of validated people to the inserting side.
+#[derive(Debug, Clone, Copy)]
+enum Encode {
+    /// Flat rows for SQLite's prepared single-row INSERT ([`PeopleRows`]).
+    Rows,
+    /// One JSON array for the one-statement insert ([`insert_people_json`]).
+    Json,
+}
+
+/// One batch of validated people, encoded for the backend.
+///
+/// The parsing thread's last message is [`Payload::End`]: a channel that
+/// closes without it means the thread died (a bug), and nothing is committed.
+enum Payload {
+    Rows(PeopleRows),
+    Json { json: String, rows: u64 },
+    /// Every record was read and valid, and every batch sent.
+    End,
+}
+
+/// The inserting side's refusal to commit when the parsing thread vanished.
+fn unfinished(name: &str) -> ImportError {
+    ImportError { file: name.to_string(), at: None, column: None, rule: "reading stopped unexpectedly; nothing was imported".into() }
+}
+
+impl Encode {
+    fn batch(self, batch: &[(Person, At)]) -> Payload {
+        match self {
+            Encode::Rows => {
+                let mut rows = PeopleRows::with_capacity(batch.len());
+                for (p, at) in batch {
+                    rows.push(p, *at);
+                }
+                Payload::Rows(rows)
+            }
+            Encode::Json => {
+                Payload::Json { json: people_json(batch.iter().map(|(p, _)| p)), rows: batch.len() as u64 }
+            }
+        }
+    }
+}
+
+/// The `people` column (as the file names it) that a SQLite constraint message
+/// points at, if any: `UNIQUE constraint failed: people.id` → `id`,
+/// `CHECK constraint failed: length(name_ar) > 0` → `name_ar`.
+fn constraint_column(message: &str) -> Option<String> {
+    let (_, detail) = message.split_once("constraint failed: ")?;
+    fn file_column(db: &str) -> &str {
+        if db == "aliases_json" { "aliases" } else { db }
+    }
+    detail
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map(file_column)
+        .find(|w| Kind::People.columns().contains(w))
+        .map(str::to_string)
 }
 
 impl Store {
@@ -490,32 +567,32 @@ impl Store {
             Kind::Fleet => (ids("SELECT tail FROM aircraft").await.map_err(dbx)?, chrono::Utc::now().date_naive()),
         };
         let types = ids("SELECT id FROM aircraft_types").await.map_err(dbx)?;
-        let bad = |at: &str, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
+        let bad = |at: At, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
 
-        let mut tx = self.pool().begin().await.map_err(dbx)?;
-        let mut count = 0u64;
-        match kind {
+        let count = match kind {
             Kind::People => {
                 // Parsing and validation run on their own thread, one batch ahead
                 // of the inserts, so both cores work; the first error stops both.
-                let (batches, mut incoming) = tokio::sync::mpsc::channel::<Result<(String, u64), ImportError>>(2);
+                let native = self.sqlite.clone();
+                let (batches, incoming) = tokio::sync::mpsc::channel::<Result<Payload, ImportError>>(2);
                 let file = name.to_string();
+                let encode = if native.is_some() { Encode::Rows } else { Encode::Json };
                 std::thread::spawn(move || {
                     let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: file.clone(), at, column, rule };
-                    let bad = |at: &str, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
-                    let mut batch = Vec::with_capacity(PEOPLE_BATCH);
-                    let send = |batch: &mut Vec<Person>| {
-                        let encoded = (people_json(batch), batch.len() as u64);
+                    let bad = |at: At, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
+                    let mut batch: Vec<(Person, At)> = Vec::with_capacity(PEOPLE_BATCH);
+                    let send = |batch: &mut Vec<(Person, At)>| {
+                        let payload = encode.batch(batch);
                         batch.clear();
-                        batches.blocking_send(Ok(encoded)).is_ok()
+                        batches.blocking_send(Ok(payload)).is_ok()
                     };
-                    let mut check = |r: Result<Located<PersonRecord>, ImportError>| -> Result<Person, ImportError> {
+                    let mut check = |r: Result<Located<PersonRecord>, ImportError>| -> Result<(Person, At), ImportError> {
                         let Located { at, value } = r?;
-                        let p = value.into_person(today).map_err(|b| bad(&at, b))?;
-                        check_new(&mut seen, &at, "id", p.id.as_str(), &err)?;
-                        known(&agencies, &at, "custodian", "agency", p.custodian.as_str(), &err)?;
-                        known(&sites, &at, "site", "site", p.site.as_str(), &err)?;
-                        Ok(p)
+                        let p = value.into_person(today).map_err(|b| bad(at, b))?;
+                        check_new(&mut seen, at, "id", p.id.as_str(), &err)?;
+                        known(&agencies, at, "custodian", "agency", p.custodian.as_str(), &err)?;
+                        known(&sites, at, "site", "site", p.site.as_str(), &err)?;
+                        Ok((p, at))
                     };
                     while let Some(r) = records.next::<PersonRecord>(&err) {
                         match check(r) {
@@ -530,45 +607,108 @@ impl Store {
                             return;
                         }
                     }
-                    if !batch.is_empty() {
-                        send(&mut batch);
+                    if batch.is_empty() || send(&mut batch) {
+                        // Fails only if the inserting side has already stopped and rolled back.
+                        let _ = batches.blocking_send(Ok(Payload::End));
                     }
                 });
-                while let Some(batch) = incoming.recv().await {
-                    let (json, rows) = batch?;
-                    insert_people_json(&mut tx, self.backend(), &json).await.map_err(db)?;
-                    count += rows;
-                    progress(count);
+                match native {
+                    Some(options) => self.insert_people_native(&options, name, incoming, progress).await?,
+                    None => {
+                        let mut incoming = incoming;
+                        let mut tx = self.pool().begin().await.map_err(dbx)?;
+                        let mut count = 0u64;
+                        loop {
+                            match incoming.recv().await.ok_or_else(|| unfinished(name))?? {
+                                Payload::Json { json, rows } => {
+                                    insert_people_json(&mut tx, self.backend(), &json).await.map_err(db)?;
+                                    count += rows;
+                                    progress(count);
+                                }
+                                Payload::End => break,
+                                Payload::Rows(_) => unreachable!("the parsing thread encodes JSON here"),
+                            }
+                        }
+                        tx.commit().await.map_err(dbx)?;
+                        count
+                    }
                 }
             }
             Kind::Sites => {
                 let mut all = Vec::new();
                 while let Some(r) = records.next::<SiteRecord>(&err) {
                     let Located { at, value } = r?;
-                    let s = value.into_site().map_err(|b| bad(&at, b))?;
-                    check_new(&mut seen, &at, "id", s.id.as_str(), &err)?;
-                    known(&agencies, &at, "operator", "agency", s.operator.as_str(), &err)?;
+                    let s = value.into_site().map_err(|b| bad(at, b))?;
+                    check_new(&mut seen, at, "id", s.id.as_str(), &err)?;
+                    known(&agencies, at, "operator", "agency", s.operator.as_str(), &err)?;
                     all.push(s);
                 }
+                let mut tx = self.pool().begin().await.map_err(dbx)?;
                 insert_sites(&mut tx, &all).await.map_err(db)?;
-                count = all.len() as u64;
+                tx.commit().await.map_err(dbx)?;
+                all.len() as u64
             }
             Kind::Fleet => {
                 let mut all = Vec::new();
                 while let Some(r) = records.next::<AircraftRecord>(&err) {
                     let Located { at, value } = r?;
-                    let a = value.into_aircraft().map_err(|b| bad(&at, b))?;
-                    check_new(&mut seen, &at, "tail", a.tail.as_str(), &err)?;
-                    known(&types, &at, "type", "aircraft type", a.type_id.as_str(), &err)?;
-                    known(&sites, &at, "base", "site", a.base.as_str(), &err)?;
+                    let a = value.into_aircraft().map_err(|b| bad(at, b))?;
+                    check_new(&mut seen, at, "tail", a.tail.as_str(), &err)?;
+                    known(&types, at, "type", "aircraft type", a.type_id.as_str(), &err)?;
+                    known(&sites, at, "base", "site", a.base.as_str(), &err)?;
                     all.push(a);
                 }
+                let mut tx = self.pool().begin().await.map_err(dbx)?;
                 insert_aircraft(&mut tx, &all).await.map_err(db)?;
-                count = all.len() as u64;
+                tx.commit().await.map_err(dbx)?;
+                all.len() as u64
             }
-        }
-        tx.commit().await.map_err(dbx)?;
+        };
         Ok(ImportReport { records: count })
+    }
+
+    /// The inserting side of a people import on SQLite: a native connection,
+    /// one transaction, each batch stepped row by row through SQLite's C API
+    /// ([`insert_people_rows`]). Commits only after the parsing thread has sent
+    /// its last batch without error; on any error the transaction is rolled back
+    /// and the connection closed before returning, so nothing of it remains.
+    async fn insert_people_native(
+        &self,
+        options: &SqliteConnectOptions,
+        name: &str,
+        mut incoming: tokio::sync::mpsc::Receiver<Result<Payload, ImportError>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, ImportError> {
+        let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: name.to_string(), at, column, rule };
+        let dbx = |e: sqlx::Error| err(None, None, format!("database: {e}"));
+        let mut conn = SqliteConnection::connect_with(options).await.map_err(dbx)?;
+        let result = async {
+            let mut tx = conn.begin().await.map_err(dbx)?;
+            let mut count = 0u64;
+            loop {
+                let rows = match incoming.recv().await.ok_or_else(|| unfinished(name))?? {
+                    Payload::Rows(rows) => rows,
+                    Payload::End => break,
+                    Payload::Json { .. } => unreachable!("the parsing thread encodes rows here"),
+                };
+                insert_people_rows(&mut tx, &rows).await.map_err(|e| match e {
+                    RowsError::Db(e) => dbx(e),
+                    RowsError::Prepare(e) => err(None, None, format!("database: {e}")),
+                    RowsError::Row(at, e) => err(Some(at.to_string()), constraint_column(&e.message), format!("database refused the row: {e}")),
+                })?;
+                count += rows.len() as u64;
+                progress(count);
+            }
+            tx.commit().await.map_err(dbx)?;
+            Ok(count)
+        }
+        .await;
+        // Dropping an open transaction queued its ROLLBACK; closing runs it and
+        // waits for the connection to end (releasing SQLite's write lock).
+        let closed = conn.close().await;
+        let count = result?;
+        closed.map_err(dbx)?;
+        Ok(count)
     }
 
     /// The date age rules are checked against: the operation's start, else today.

@@ -12,12 +12,17 @@
 //! - Schema constraints (CHECKs, foreign keys, single-valued custodian and site
 //!   columns) make invalid states unstorable; every multi-row write runs in one
 //!   transaction, so a failed write leaves the database as it was.
+//! - On SQLite, people import bypasses `Any`: it opens a native connection with
+//!   the pool's settings and steps a prepared INSERT per row through SQLite's C
+//!   API (`src/sqlite_raw.rs`, the crate's only `unsafe`), still in one transaction
+//!   with every schema constraint applied.
 //! - Migrations live in `migrations/{sqlite,postgres}/NNNN_*.sql`, one version
 //!   range per capability crate (core 0001–0999, threat 2000–, biometrics
 //!   3000–, planner 4000–, ledger 5000–, access 6000–, server 7000–).
 
 pub mod domain;
 pub mod import;
+mod sqlite_raw;
 pub mod testing;
 
 use std::str::FromStr;
@@ -25,6 +30,7 @@ use std::sync::Once;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AnyPool, Executor};
 
 pub use domain::Status;
@@ -87,6 +93,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// On SQLite, how to open a native connection to the same database with the
+    /// pool's settings (bulk import steps SQLite's C API on it).
+    sqlite: Option<SqliteConnectOptions>,
 }
 
 impl Store {
@@ -101,10 +110,22 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
+        let mut sqlite = None;
         let pool = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
                 let opts = AnyConnectOptions::from_str(&url)?;
+                // The same settings as the pool's `after_connect` below. (An
+                // in-memory database is private to each connection: no native one.)
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                if !in_memory {
+                    let native = SqliteConnectOptions::from_str(&url)?
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                        .foreign_keys(true)
+                        .busy_timeout(std::time::Duration::from_secs(10));
+                    sqlite = Some(native);
+                }
                 AnyPoolOptions::new()
                     .max_connections(4)
                     .after_connect(|conn, _| {
@@ -128,7 +149,7 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, sqlite })
     }
 
     pub fn pool(&self) -> &AnyPool {
