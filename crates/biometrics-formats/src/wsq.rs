@@ -15,6 +15,18 @@ use crate::bytes::{Cursor, Eof};
 /// e.g. 4096×4096, well above a 1000 ppi ten-print slap.
 pub const MAX_PIXELS: usize = 1 << 24;
 
+/// Longest wavelet filter accepted (taps). Decoding costs pixels × taps, so an
+/// unbounded length (the DTT field allows 255) lets a few hundred bytes hold the
+/// decoder for minutes. Certified encoders use 9/7; the longest filter in NIST's
+/// conformance set has 11 taps.
+pub const MAX_FILTER_TAPS: usize = 31;
+
+/// Most pixels a stream may declare per byte of input (0.03 bits per pixel). Real
+/// WSQ fingerprints stay well under 64 (the most compressed NIST conformance file,
+/// 1600×1500 in 58 KB, has 41); without a floor on the bit rate a stream of a few
+/// hundred bytes can declare [`MAX_PIXELS`] of flat image and cost seconds to decode.
+pub const MAX_PIXELS_PER_BYTE: usize = 256;
+
 const SOI: u16 = 0xFFA0;
 const EOI: u16 = 0xFFA1;
 const SOF: u16 = 0xFFA2;
@@ -379,6 +391,13 @@ fn read_dtt(c: &mut Cursor) -> Result<Filters, WsqError> {
     let e = eof("DTT segment");
     let hisz = s.u8().map_err(&e)? as usize;
     let losz = s.u8().map_err(&e)? as usize;
+    if hisz > MAX_FILTER_TAPS || losz > MAX_FILTER_TAPS {
+        return Err(WsqError::Invalid {
+            field: "DTT filter lengths",
+            offset: start + 2,
+            reason: format!("high/low filter lengths {hisz}/{losz}: more than {MAX_FILTER_TAPS} taps"),
+        });
+    }
     if hisz == 0 || losz == 0 || hisz % 2 == 0 || losz % 2 == 0 {
         return Err(WsqError::Invalid {
             field: "DTT filter lengths",
@@ -569,6 +588,18 @@ pub fn decode(data: &[u8]) -> Result<GrayImage, WsqError> {
                     return Err(WsqError::UnexpectedMarker { marker, offset: at, context: "second SOF" });
                 }
                 let f = read_sof(&mut c)?;
+                if f.width * f.height > data.len().saturating_mul(MAX_PIXELS_PER_BYTE) {
+                    return Err(WsqError::Invalid {
+                        field: "SOF image size",
+                        offset: at + 2,
+                        reason: format!(
+                            "{}x{} pixels from a {}-byte stream: more than {MAX_PIXELS_PER_BYTE} pixels per byte",
+                            f.width,
+                            f.height,
+                            data.len()
+                        ),
+                    });
+                }
                 w_tree = build_w_tree(f.width, f.height);
                 q_tree = build_q_tree(&w_tree);
                 st.frame = Some(f);
@@ -711,16 +742,16 @@ fn synth1d(input: &[f32], out: &mut [f32], f: &Filters, inverted: bool) {
     let odd = n % 2 == 1;
     let cl = (f.lo.len() / 2) as isize;
     let ch = (f.hi.len() / 2) as isize;
+    // Only the taps that land on a band sample (even m) contribute: start at the first
+    // such tap and step by two, in the same order (and so with the same rounding) as
+    // visiting every tap and skipping the odd ones.
     for (i, o) in out.iter_mut().enumerate() {
         let i = i as isize;
         let mut acc: Option<f32> = None;
-        for (t, &coef) in f.lo.iter().enumerate() {
+        for t in ((cl - i).rem_euclid(2) as usize..f.lo.len()).step_by(2) {
             let m = i + t as isize - cl;
-            if m % 2 != 0 {
-                continue;
-            }
             let k = reflect(m / 2, llen, true, odd);
-            let term = low[k] * coef;
+            let term = low[k] * f.lo[t];
             acc = Some(match acc {
                 None => term,
                 Some(a) => a + term,
@@ -728,13 +759,10 @@ fn synth1d(input: &[f32], out: &mut [f32], f: &Filters, inverted: bool) {
         }
         let mut acc = acc.unwrap_or(0.0);
         if hlen > 0 {
-            for (t, &coef) in f.hi.iter().enumerate() {
+            for t in ((ch + 1 - i).rem_euclid(2) as usize..f.hi.len()).step_by(2) {
                 let m = i + t as isize - ch - 1;
-                if m % 2 != 0 {
-                    continue;
-                }
                 let k = reflect(m.div_euclid(2), hlen, false, !odd);
-                acc += high[k] * coef;
+                acc += high[k] * f.hi[t];
             }
         }
         *o = acc;
