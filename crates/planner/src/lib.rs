@@ -19,7 +19,10 @@
 //! - [`validate`]: [`validate()`] — an independent checker of every hard rule,
 //!   returning violations that name sortie, aircraft, person and rule.
 //! - [`replan`]: [`replan()`] — apply an [`Event`] at `now`, keep departed
-//!   sorties, keep what stays valid, rebuild the rest, count changed manifests.
+//!   sorties, keep what stays valid, give released people idle gaps and (when
+//!   it pays for the changed manifest) other kept slots, rebuild the rest;
+//!   choose between that repair and a re-solve by exposure + a stated price
+//!   per changed manifest, and count changed manifests.
 //! - [`instance`]: deterministic scaled instances and the JSON export the
 //!   CP-SAT peer reads.
 //!
@@ -55,7 +58,7 @@ pub mod validate;
 pub use bound::{Bounds, lower_bounds, lower_bounds_within};
 pub use plan::{DayIntake, Gaps, Kpis, Leg, Objective, Plan, SiteEmptying, Sortie, Unserved};
 pub use problem::{Problem, ThreatRates};
-pub use replan::{Event, Replan, replan};
+pub use replan::{Alternative, Event, MANIFEST_PRICE_H, Replan, replan};
 pub use solve::{SolverOptions, solve};
 pub use validate::{Rule, Violation, validate};
 

@@ -357,6 +357,49 @@ impl<'a> Sim<'a> {
         self
     }
 
+    /// Put aircraft `a` at `loc`, free from `free` — for filling a slot
+    /// between kept sorties (re-planning); `run` would then append after it.
+    pub(crate) fn place(&mut self, a: usize, loc: usize, free: f64) {
+        self.ac[a].loc = loc;
+        self.ac[a].free = free;
+    }
+
+    /// Re-derive aircraft `a`'s flight hours and first departure per day
+    /// from `sorties` (its sorties only) — for probing a slot as if one of
+    /// its sorties were not flown. Its position and free time stay as set.
+    pub(crate) fn reset_days(&mut self, a: usize, sorties: &[&SortieI]) {
+        let p = self.p;
+        let ac = &p.aircraft[a];
+        let days = &mut self.ac[a].days;
+        days.clear();
+        for l in sorties.iter().flat_map(|s| s.legs.iter()) {
+            let d = days.entry(day_of(l.dep)).or_insert(DayUse {
+                fh: 0.0,
+                first: l.dep,
+            });
+            d.fh += ac.hours_for(p.dist(l.from, l.to));
+            d.first = d.first.min(l.dep);
+        }
+    }
+
+    /// Count `n` more (negative: fewer) arrivals on `day`.
+    pub(crate) fn add_intake(&mut self, day: i64, n: i64) {
+        let e = self.intake.entry(day).or_insert(0);
+        *e = (*e as i64 + n).max(0) as u32;
+    }
+
+    /// Arrivals the destination can still take on `day`.
+    pub(crate) fn room(&self, day: i64) -> u32 {
+        self.p
+            .intake_cap(day)
+            .saturating_sub(self.intake.get(&day).copied().unwrap_or(0))
+    }
+
+    /// People still to move at site `s` in category index `c`.
+    pub(crate) fn waiting(&self, s: usize, c: usize) -> u32 {
+        self.remaining[s][c]
+    }
+
     fn left(&self) -> u32 {
         self.rem_site.iter().sum()
     }
@@ -455,7 +498,13 @@ impl<'a> Sim<'a> {
     }
 
     /// Earliest legal legs for positioning along `pos` then carrying along `load`.
-    fn schedule(&self, a: usize, pos: &Route, load: &Route, earliest: f64) -> Option<Vec<LegI>> {
+    pub(crate) fn schedule(
+        &self,
+        a: usize,
+        pos: &Route,
+        load: &Route,
+        earliest: f64,
+    ) -> Option<Vec<LegI>> {
         let p = self.p;
         let ac = &p.aircraft[a];
         let mut nodes: Vec<(usize, usize, bool)> =
@@ -619,7 +668,14 @@ impl<'a> Sim<'a> {
     }
 
     /// Fill a manifest of category `c` at site `s` for these legs.
-    fn fill(&self, a: usize, s: usize, c: usize, legs: &[LegI], room: u32) -> Option<SortieI> {
+    pub(crate) fn fill(
+        &self,
+        a: usize,
+        s: usize,
+        c: usize,
+        legs: &[LegI],
+        room: u32,
+    ) -> Option<SortieI> {
         let p = self.p;
         let ac = &p.aircraft[a];
         let cat = CATS[c];

@@ -2,7 +2,7 @@
 //!
 //! planner-bench SCENARIO.toml flagship [SECONDS] [SEED]
 //! planner-bench SCENARIO.toml scale [SECONDS] [SEED]
-//! planner-bench SCENARIO.toml replan [SECONDS]
+//! planner-bench SCENARIO.toml replan [SECONDS] [BASE_ROUNDS]
 //! planner-bench SCENARIO.toml infeasible
 //! planner-bench SCENARIO.toml export (flagship|scale) FILE.json
 
@@ -81,10 +81,13 @@ fn run() -> Result<(), String> {
         }
         Some("replan") => {
             let p = flagship(&sc)?;
+            // The plan being repaired: 3 s of search, or exactly BASE_ROUNDS
+            // rounds (reproducible whatever the load).
             let plan = solve(
                 &p,
                 &SolverOptions {
-                    time_limit: Duration::from_secs(3),
+                    time_limit: Duration::from_secs(if args.len() > 4 { 3600 } else { 3 }),
+                    max_rounds: args.get(4).and_then(|s| s.parse().ok()),
                     ..Default::default()
                 },
             )
@@ -113,7 +116,8 @@ fn run() -> Result<(), String> {
                     "first_violations": v.iter().take(5).map(|x| x.to_string()).collect::<Vec<_>>(),
                     "sorties_fixed": r.sorties_fixed, "sorties_kept": r.sorties_kept,
                     "manifests_changed": r.manifests_changed, "people_moved_to_other_sortie": r.people_moved_to_other_sortie,
-                    "strategy": r.strategy,
+                    "strategy": r.strategy, "sorties_exchanged": r.sorties_exchanged, "sorties_inserted": r.sorties_inserted,
+                    "manifest_price": r.manifest_price, "repair": r.repair, "resolve": r.resolve,
                     "before": plan.kpis, "after": r.plan.kpis, "gap_after": r.plan.gap,
                 })
             );
