@@ -415,12 +415,15 @@ impl<R: BufRead> Records<R> {
                     }
                     Ok(true) => {
                         let at = At::Line(record.position().map_or(0, |p| p.line()));
-                        for (i, field) in record.iter().enumerate() {
-                            if let Err(e) = std::str::from_utf8(field) {
-                                return Some(Err(err(Some(at.to_string()), Some(headers[i].clone()), format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()))));
+                        // Decoding checks every field's UTF-8 once; only when it
+                        // fails are the fields re-checked, to name an encoding
+                        // problem first and precisely.
+                        Some(deserialize_csv(record, header_record, headers).map(|value| Located { at, value }).map_err(|(c, r)| {
+                            match record.iter().enumerate().find_map(|(i, field)| std::str::from_utf8(field).err().map(|e| (i, e))) {
+                                Some((i, e)) => err(Some(at.to_string()), Some(headers[i].clone()), format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to())),
+                                None => err(Some(at.to_string()), c, r),
                             }
-                        }
-                        Some(deserialize_csv(record, header_record, headers).map(|value| Located { at, value }).map_err(|(c, r)| err(Some(at.to_string()), c, r)))
+                        }))
                     }
                 }
             }
