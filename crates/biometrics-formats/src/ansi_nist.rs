@@ -163,6 +163,15 @@ fn parse_tagged(data: &[u8], start: usize, expect_type: u32, ctx: &str) -> Resul
         let vstart = pos + colon + 1;
         // T.999 is binary and runs to the end of the record
         let vend = if fnum == 999 { body.len() } else { body[vstart..].iter().position(|&b| b == GS).map_or(body.len(), |p| vstart + p) };
+        // FS ends a record: one inside a text field means the record's length and its
+        // separators disagree (the value would not survive a round trip).
+        if let Some(p) = body[vstart..vend].iter().position(|&b| b == FS).filter(|_| fnum != 999) {
+            return Err(err(
+                start + vstart + p,
+                format!("{ctx}, field {fty}.{fnum:03}"),
+                format!("FS separator (0x1C) inside the field, before the record's declared end at byte {end}"),
+            ));
+        }
         fields.push(Field {
             tag: String::from_utf8_lossy(tag).into_owned(),
             record_type: fty,

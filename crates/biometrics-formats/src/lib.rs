@@ -20,7 +20,9 @@
 //! - Untrusted input never panics and never loops without consuming input;
 //!   every failure is a typed error naming the field and byte offset.
 //! - No allocation is sized by a declared length without first bounding it by
-//!   the bytes actually present (or, for WSQ pixels, by [`wsq::MAX_PIXELS`]).
+//!   the bytes actually present (or, for WSQ pixels, by [`wsq::MAX_PIXELS`]);
+//!   WSQ decoding work (pixels × filter taps) is bounded by the input length
+//!   ([`wsq::MAX_PIXELS_PER_BYTE`], [`wsq::MAX_FILTER_TAPS`]).
 
 mod bytes;
 pub mod ansi_nist;

@@ -1,7 +1,7 @@
 //! Inputs found by the coverage-guided fuzzers in `fuzz-bio/` (and by reviewing the code
 //! paths they exercise): each once crashed, hung or allocated without bound, and must now
 //! give a located error (or a bounded, correct result).
-use sallyport_biometrics_formats::wsq;
+use sallyport_biometrics_formats::{ansi_nist, wsq};
 
 /// A minimal WSQ stream: SOI, a COM segment of `pad` bytes, SOF (`width`×`height`), DTT
 /// with `hisz`/`losz`-tap filters (all coefficients 1.0), DQT with every quantiser bin 0
@@ -87,4 +87,37 @@ fn a_tiny_stream_declaring_a_huge_image_is_refused_at_the_sof_segment() {
     let img = wsq::decode(&wsq_stream(1024, 256, 9, 7, 1100)).unwrap();
     assert_eq!((img.width, img.height), (1024, 256));
     assert!(img.pixels.iter().all(|&p| p == 128));
+}
+
+/// A tagged record `T.001:<len><rest>`, the length computed (`rest` starts with the
+/// separator after the length field and ends with FS).
+fn tagged(ty: u32, rest: &[u8]) -> Vec<u8> {
+    let tag = format!("{ty}.001:");
+    let mut digits = 1;
+    while (tag.len() + digits + rest.len()).to_string().len() != digits {
+        digits += 1;
+    }
+    let mut b = format!("{tag}{}", tag.len() + digits + rest.len()).into_bytes();
+    b.extend_from_slice(rest);
+    b
+}
+
+/// `roundtrip` fuzz target, 2026-12-01: a Type-9 record whose length field was followed
+/// by FS instead of GS. The length (read up to the first separator) and the record end
+/// agreed, so the transaction parsed, but the FS and the next field became part of the
+/// 9.001 value and `to_bytes` wrote different bytes. Now refused at the stray FS.
+#[test]
+fn an_fs_inside_a_record_is_refused_where_it_stands() {
+    let t1 = tagged(1, b"\x1d1.002:0300\x1d1.003:1\x1f1\x1e9\x1f01\x1c");
+    let good9 = tagged(9, b"\x1d9.002:01\x1d9.004:S\x1c");
+    let bad9 = tagged(9, b"\x1c9.002:01\x1d9.004:S\x1c");
+    let good = [t1.clone(), good9].concat();
+    let t = ansi_nist::Transaction::parse(&good).unwrap();
+    assert_eq!(t.to_bytes(), good);
+    let bad = [t1.clone(), bad9.clone()].concat();
+    let e = ansi_nist::Transaction::parse(&bad).unwrap_err();
+    let fs_at = t1.len() + bad9.iter().position(|&b| b == ansi_nist::FS).unwrap();
+    assert_eq!(e.offset, fs_at, "{e}");
+    assert_eq!(bad[e.offset], ansi_nist::FS);
+    assert!(e.to_string().contains("field 9.001") && e.to_string().contains("FS separator"), "{e}");
 }
