@@ -9,17 +9,17 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use cedar_policy::{
-    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Request,
+    ActionConstraint, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Request,
     RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::principal::{scope_names, Action, Principal, Resource};
+use crate::principal::{scope_names, Action, Label, Principal, Resource};
 
 pub const SCHEMA_FILE: &str = "sallyport.cedarschema";
 pub const POLICY_FILE: &str = "sallyport.cedar";
@@ -54,13 +54,80 @@ pub struct Decision {
 }
 
 struct Loaded {
-    schema: Schema,
+    /// The schema's action entities that belong to a group, part of every
+    /// request (an action without a parent behaves the same absent or present).
+    actions: Vec<Entity>,
+    /// The policies whose action scope can match each action: Cedar never
+    /// satisfies (nor errors on) a policy whose scope does not match, so the
+    /// slice decides exactly as the whole set does, faster.
+    by_action: HashMap<&'static str, PolicySet>,
+    /// Principal entities (agency, user) by principal and scopes.
+    principals: Mutex<hashbrown::HashMap<PrincipalKey, Arc<[Entity; 2]>>>,
     policies: PolicySet,
     reasons: HashMap<String, String>,
     source: String,
     schema_src: String,
     /// SHA-256 of schema and policies, recorded with every audited decision.
     sha256: String,
+    /// Decisions of this policy version by class (see [`Authorizer::decide_class`]);
+    /// a reload starts a new one, so a memoised decision is never stale.
+    memo: Mutex<hashbrown::HashMap<MemoKey, Arc<Decision>>>,
+}
+
+/// Most decisions a policy version memoises before it starts afresh.
+const MEMO_LIMIT: usize = 100_000;
+/// Most principals whose entities a policy version keeps.
+const PRINCIPAL_LIMIT: usize = 4_096;
+
+#[derive(Hash, PartialEq, Eq)]
+struct PrincipalKey(Principal, Option<BTreeSet<String>>);
+
+/// A borrowed [`PrincipalKey`] (same `Hash` feed, as for [`MemoRef`]).
+#[derive(Hash)]
+struct PrincipalRef<'k>(&'k Principal, Option<&'k BTreeSet<String>>);
+
+impl hashbrown::Equivalent<PrincipalKey> for PrincipalRef<'_> {
+    fn equivalent(&self, k: &PrincipalKey) -> bool {
+        self.1 == k.1.as_ref() && *self.0 == k.0
+    }
+}
+
+/// A class of requests that Cedar must answer alike: everything the request
+/// carries except the record id (actions with a context are never memoised).
+#[derive(Hash, PartialEq, Eq)]
+struct MemoKey {
+    principal: Principal,
+    scopes: Option<BTreeSet<String>>,
+    action: &'static str,
+    kind: String,
+    field: String,
+    label: Label,
+    legal_hold: bool,
+}
+
+/// A borrowed [`MemoKey`]: its derived `Hash` feeds the hasher exactly what
+/// `MemoKey`'s does (`&T` hashes as `T`, `&str` as `String`), as `Equivalent` requires.
+#[derive(Hash)]
+struct MemoRef<'k> {
+    principal: &'k Principal,
+    scopes: Option<&'k BTreeSet<String>>,
+    action: &'static str,
+    kind: &'k str,
+    field: &'k str,
+    label: &'k Label,
+    legal_hold: bool,
+}
+
+impl hashbrown::Equivalent<MemoKey> for MemoRef<'_> {
+    fn equivalent(&self, k: &MemoKey) -> bool {
+        self.action == k.action
+            && self.legal_hold == k.legal_hold
+            && self.kind == k.kind
+            && self.field == k.field
+            && *self.label == k.label
+            && self.scopes == k.scopes.as_ref()
+            && *self.principal == k.principal
+    }
 }
 
 /// A validated policy set and its schema, safe to share between threads.
@@ -83,6 +150,15 @@ fn read(path: &Path) -> Result<String, PolicyError> {
 fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: &Path) -> Result<Loaded, PolicyError> {
     let (schema, _warnings) = Schema::from_cedarschema_str(schema_src)
         .map_err(|e| PolicyError::Schema { path: schema_path.to_path_buf(), message: located(&e, schema_src, schema_path) })?;
+    check_conformance(&schema).map_err(|message| PolicyError::Schema { path: schema_path.to_path_buf(), message })?;
+    let action_entities = schema
+        .action_entities()
+        .map_err(|e| PolicyError::Schema { path: schema_path.to_path_buf(), message: render(&e) })?;
+    let ancestors = |a: &EntityUid| -> HashSet<EntityUid> {
+        action_entities.ancestors(a).into_iter().flatten().cloned().collect()
+    };
+    let actions: Vec<Entity> =
+        action_entities.iter().filter(|e| !ancestors(&e.uid()).is_empty()).cloned().collect();
     let parsed = PolicySet::from_str(policy_src)
         .map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: located(&e, policy_src, policy_path) })?;
     let result = Validator::new(schema.clone()).validate(&parsed, ValidationMode::Strict);
@@ -116,13 +192,53 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
         if reasons.contains_key(id) {
             return Err(PolicyError::DuplicateId(format!("{id}\" at {}", at.unwrap_or_default())));
         }
+        // Decisions are memoised per class of record (everything but its id,
+        // see `decide_class`), so no rule may single out one record by its uid.
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.contains("Record::\"") {
+            return Err(PolicyError::Validation {
+                path: policy_path.to_path_buf(),
+                message: format!(
+                    "  - {}: policy \"{id}\" names a single Record; write per-record rules on its attributes (as legal holds are)",
+                    at.unwrap_or_else(|| policy_path.display().to_string())
+                ),
+            });
+        }
         reasons.insert(id.to_string(), p.annotation("reason").unwrap_or(id).to_string());
         policies
             .add(p.new_id(PolicyId::new(id)))
             .map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
     }
+    let mut by_action = HashMap::new();
+    for name in Action::NAMES {
+        let action = uid(ACTION, name);
+        let mut within = ancestors(&action);
+        within.insert(action.clone());
+        let mut slice = PolicySet::new();
+        for p in policies.policies() {
+            let applies = match p.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(a) => a == action,
+                ActionConstraint::In(groups) => groups.iter().any(|g| within.contains(g)),
+            };
+            if applies {
+                slice.add(p.clone()).map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
+            }
+        }
+        by_action.insert(name, slice);
+    }
     let sha256 = hex::encode(Sha256::digest(format!("{schema_src}\0{policy_src}").as_bytes()));
-    Ok(Loaded { schema, policies, reasons, source: policy_src.to_string(), schema_src: schema_src.to_string(), sha256 })
+    Ok(Loaded {
+        actions,
+        by_action,
+        principals: Mutex::new(hashbrown::HashMap::new()),
+        policies,
+        reasons,
+        source: policy_src.to_string(),
+        schema_src: schema_src.to_string(),
+        sha256,
+        memo: Mutex::new(hashbrown::HashMap::new()),
+    })
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `src`.
@@ -272,6 +388,78 @@ impl Authorizer {
         }
     }
 
+    /// The decision for `action` on any record of class (`kind`, `field`,
+    /// `label`, `legal_hold`) — what every Cedar request on such a record
+    /// carries apart from its id, so Cedar answers them alike. Memoised per
+    /// policy version; policies must express per-record rules as attributes
+    /// (as legal holds are). Approvals carry a context and are always evaluated.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_class(
+        &self,
+        principal: &Principal,
+        scopes: Option<&BTreeSet<String>>,
+        action: &Action,
+        kind: &str,
+        field: &str,
+        label: &Label,
+        legal_hold: bool,
+    ) -> Arc<Decision> {
+        let loaded = self.current();
+        let resource = |id: &str| Resource {
+            kind: kind.to_string(),
+            id: id.to_string(),
+            field: field.to_string(),
+            label: label.clone(),
+            legal_hold,
+        };
+        if matches!(action, Action::ApproveRelease { .. }) {
+            return Arc::new(self.decide_scoped(principal, scopes, action, &resource("*")));
+        }
+        let probe = MemoRef { principal, scopes, action: action.name(), kind, field, label, legal_hold };
+        if let Some(d) = loaded.memo.lock().unwrap_or_else(|p| p.into_inner()).get(&probe) {
+            return d.clone();
+        }
+        let d = Arc::new(match self.evaluate(&loaded, principal, scopes, action, &resource("*")) {
+            Ok(d) => d,
+            Err(e) => Decision { allowed: false, policies: vec![], reasons: vec![e.to_string()] },
+        });
+        let mut memo = loaded.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        let key = MemoKey {
+            principal: principal.clone(),
+            scopes: scopes.cloned(),
+            action: action.name(),
+            kind: kind.to_string(),
+            field: field.to_string(),
+            label: label.clone(),
+            legal_hold,
+        };
+        memo.insert(key, d.clone());
+        d
+    }
+
+    /// The agency and user entities of `principal` (built once per policy version).
+    fn principal_entities(
+        &self,
+        loaded: &Loaded,
+        principal: &Principal,
+        scopes: Option<&BTreeSet<String>>,
+    ) -> Result<Arc<[Entity; 2]>, PolicyError> {
+        let probe = PrincipalRef(principal, scopes);
+        if let Some(e) = loaded.principals.lock().unwrap_or_else(|p| p.into_inner()).get(&probe) {
+            return Ok(e.clone());
+        }
+        let built = Arc::new([agency_entity(principal)?, user_entity(principal, scopes)?]);
+        let mut cache = loaded.principals.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= PRINCIPAL_LIMIT {
+            cache.clear();
+        }
+        cache.insert(PrincipalKey(principal.clone(), scopes.cloned()), built.clone());
+        Ok(built)
+    }
+
     fn evaluate(
         &self,
         loaded: &Loaded,
@@ -280,81 +468,33 @@ impl Authorizer {
         action: &Action,
         resource: &Resource,
     ) -> Result<Decision, PolicyError> {
-        let req_err = |e: &dyn std::fmt::Display| PolicyError::Request(e.to_string());
-        let agency_uid = uid("Sallyport::Agency", &principal.agency);
-        let agency = Entity::new(
-            agency_uid.clone(),
-            HashMap::from([
-                ("country".to_string(), RestrictedExpression::new_string(principal.country.clone())),
-                ("kind".to_string(), RestrictedExpression::new_string(principal.agency_kind.clone())),
-            ]),
-            HashSet::new(),
+        // No per-call schema checks here: `compile` proved that what the
+        // builders below make conforms to the schema (`check_conformance`).
+        let mut entities: Vec<Entity> = loaded.actions.clone();
+        entities.extend(self.principal_entities(loaded, principal, scopes)?.iter().cloned());
+        entities.push(record_entity(resource)?);
+        let request = Request::new(
+            uid(USER, &principal.user),
+            uid(ACTION, action.name()),
+            record_uid(resource),
+            context(action)?,
+            None,
         )
         .map_err(|e| req_err(&e))?;
-        let p_uid = uid("Sallyport::User", &principal.user);
-        let roles: Vec<String> = principal.roles.iter().map(|r| r.as_str().to_string()).collect();
-        let user = Entity::new(
-            p_uid.clone(),
-            HashMap::from([
-                ("agency".to_string(), RestrictedExpression::new_string(principal.agency.clone())),
-                ("country".to_string(), RestrictedExpression::new_string(principal.country.clone())),
-                ("roles".to_string(), str_set(&roles)),
-                ("clearance".to_string(), RestrictedExpression::new_long(principal.clearance.rank())),
-                ("compartments".to_string(), str_set(&principal.compartments)),
-                ("scopes".to_string(), str_set(&scope_names(scopes))),
-            ]),
-            HashSet::from([agency_uid]),
-        )
-        .map_err(|e| req_err(&e))?;
-        let m = &resource.label.marking;
-        let r_uid = uid("Sallyport::Record", &format!("{}/{}#{}", resource.kind, resource.id, resource.field));
-        let record = Entity::new(
-            r_uid.clone(),
-            HashMap::from([
-                ("kind".to_string(), RestrictedExpression::new_string(resource.kind.clone())),
-                ("field".to_string(), RestrictedExpression::new_string(resource.field.clone())),
-                ("originator".to_string(), RestrictedExpression::new_string(resource.label.originator.clone())),
-                (
-                    "originator_country".to_string(),
-                    RestrictedExpression::new_string(resource.label.originator_country.clone()),
-                ),
-                ("level".to_string(), RestrictedExpression::new_long(m.level.rank())),
-                ("compartments".to_string(), str_set(&m.compartments)),
-                ("rel_to".to_string(), str_set(&m.rel_to)),
-                ("noforn".to_string(), RestrictedExpression::new_bool(m.noforn)),
-                ("orcon".to_string(), RestrictedExpression::new_bool(m.orcon)),
-                ("legal_hold".to_string(), RestrictedExpression::new_bool(resource.legal_hold)),
-            ]),
-            HashSet::new(),
-        )
-        .map_err(|e| req_err(&e))?;
-        let context = match action {
-            Action::ApproveRelease { requester, capacity, other_approvers } => Context::from_pairs([
-                ("requester".to_string(), RestrictedExpression::new_entity_uid(uid("Sallyport::User", requester))),
-                ("capacity".to_string(), RestrictedExpression::new_string(capacity.as_str().to_string())),
-                (
-                    "other_approvers".to_string(),
-                    RestrictedExpression::new_set(
-                        other_approvers.iter().map(|u| RestrictedExpression::new_entity_uid(uid("Sallyport::User", u))),
-                    ),
-                ),
-            ])
-            .map_err(|e| req_err(&e))?,
-            _ => Context::empty(),
-        };
-        let a_uid = uid("Sallyport::Action", action.name());
-        let request = Request::new(p_uid, a_uid, r_uid, context, Some(&loaded.schema)).map_err(|e| req_err(&e))?;
-        let entities = Entities::from_entities([agency, user, record], Some(&loaded.schema)).map_err(|e| req_err(&e))?;
-        let response = self.engine.is_authorized(&request, &loaded.policies, &entities);
-        let allowed = response.decision() == cedar_policy::Decision::Allow;
+        let entities = Entities::from_entities(entities, None).map_err(|e| req_err(&e))?;
+        let policies = loaded.by_action.get(action.name()).unwrap_or(&loaded.policies);
+        let response = self.engine.is_authorized(&request, policies, &entities);
+        let errors: Vec<String> =
+            response.diagnostics().errors().map(|e| format!("policy evaluation error: {e}")).collect();
+        // Fail closed: Cedar skips a policy whose evaluation errors, which for a
+        // `forbid` would mean allowing; any error denies the request instead.
+        let allowed = response.decision() == cedar_policy::Decision::Allow && errors.is_empty();
         let mut policies: Vec<String> = response.diagnostics().reason().map(|p| p.to_string()).collect();
         policies.sort();
         let mut reasons: Vec<String> =
             policies.iter().map(|p| loaded.reasons.get(p).cloned().unwrap_or_else(|| p.clone())).collect();
-        for e in response.diagnostics().errors() {
-            reasons.push(format!("policy evaluation error: {e}"));
-        }
-        if !allowed && policies.is_empty() {
+        reasons.extend(errors);
+        if !allowed && reasons.is_empty() {
             reasons.push(format!(
                 "no policy permits {} for roles [{}]",
                 action.name(),
@@ -365,6 +505,122 @@ impl Authorizer {
     }
 }
 
+const AGENCY: &str = "Sallyport::Agency";
+const USER: &str = "Sallyport::User";
+const RECORD: &str = "Sallyport::Record";
+const ACTION: &str = "Sallyport::Action";
+
+fn req_err(e: &dyn std::fmt::Display) -> PolicyError {
+    PolicyError::Request(e.to_string())
+}
+
+fn attrs<const N: usize>(pairs: [(&str, RestrictedExpression); N]) -> HashMap<String, RestrictedExpression> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn string(s: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(s.to_string())
+}
+
+fn agency_entity(p: &Principal) -> Result<Entity, PolicyError> {
+    let a = attrs([("country", string(&p.country)), ("kind", string(&p.agency_kind))]);
+    Entity::new(uid(AGENCY, &p.agency), a, HashSet::new()).map_err(|e| req_err(&e))
+}
+
+fn user_entity(p: &Principal, scopes: Option<&BTreeSet<String>>) -> Result<Entity, PolicyError> {
+    let roles: Vec<String> = p.roles.iter().map(|r| r.as_str().to_string()).collect();
+    let a = attrs([
+        ("agency", string(&p.agency)),
+        ("country", string(&p.country)),
+        ("roles", str_set(&roles)),
+        ("clearance", RestrictedExpression::new_long(p.clearance.rank())),
+        ("compartments", str_set(&p.compartments)),
+        ("scopes", str_set(&scope_names(scopes))),
+    ]);
+    Entity::new(uid(USER, &p.user), a, HashSet::from([uid(AGENCY, &p.agency)])).map_err(|e| req_err(&e))
+}
+
+fn record_uid(r: &Resource) -> EntityUid {
+    uid(RECORD, &format!("{}/{}#{}", r.kind, r.id, r.field))
+}
+
+fn record_entity(r: &Resource) -> Result<Entity, PolicyError> {
+    let m = &r.label.marking;
+    let a = attrs([
+        ("kind", string(&r.kind)),
+        ("field", string(&r.field)),
+        ("originator", string(&r.label.originator)),
+        ("originator_country", string(&r.label.originator_country)),
+        ("level", RestrictedExpression::new_long(m.level.rank())),
+        ("compartments", str_set(&m.compartments)),
+        ("rel_to", str_set(&m.rel_to)),
+        ("noforn", RestrictedExpression::new_bool(m.noforn)),
+        ("orcon", RestrictedExpression::new_bool(m.orcon)),
+        ("legal_hold", RestrictedExpression::new_bool(r.legal_hold)),
+    ]);
+    Entity::new(record_uid(r), a, HashSet::new()).map_err(|e| req_err(&e))
+}
+
+fn context(action: &Action) -> Result<Context, PolicyError> {
+    match action {
+        Action::ApproveRelease { requester, capacity, other_approvers } => Context::from_pairs([
+            ("requester".to_string(), RestrictedExpression::new_entity_uid(uid(USER, requester))),
+            ("capacity".to_string(), string(capacity.as_str())),
+            (
+                "other_approvers".to_string(),
+                RestrictedExpression::new_set(
+                    other_approvers.iter().map(|u| RestrictedExpression::new_entity_uid(uid(USER, u))),
+                ),
+            ),
+        ])
+        .map_err(|e| req_err(&e)),
+        _ => Ok(Context::empty()),
+    }
+}
+
+/// Prove, once per load, that the entities, requests and contexts the
+/// evaluator builds conform to `schema`, so no call needs to re-check them.
+/// Every builder makes the same attributes with the same types whatever the
+/// values, so one sample of each kind (every action, both contexts) stands
+/// for all of them. A schema edited out of step with the code is refused here.
+fn check_conformance(schema: &Schema) -> Result<(), String> {
+    let p = Principal {
+        user: "conformance.user".into(),
+        agency: "CONFORMANCE".into(),
+        country: "USA".into(),
+        agency_kind: "intelligence".into(),
+        roles: [crate::principal::Role::Coordinator].into(),
+        clearance: crate::marking::Level::Secret,
+        compartments: ["HVD".to_string()].into(),
+    };
+    let r = Resource {
+        kind: "person".into(),
+        id: "P-000001".into(),
+        field: "*".into(),
+        label: crate::principal::Label::new(
+            crate::marking::Marking::new(crate::marking::Level::Secret).with_rel_to(["USA".to_string()]),
+            "CONFORMANCE",
+            "USA",
+        ),
+        legal_hold: false,
+    };
+    let e = |e: PolicyError| e.to_string();
+    let built = [agency_entity(&p).map_err(e)?, user_entity(&p, None).map_err(e)?, record_entity(&r).map_err(e)?];
+    Entities::from_entities(built, Some(schema)).map_err(|e| format!("entities do not conform: {e}"))?;
+    let approve = Action::ApproveRelease {
+        requester: "someone.else".into(),
+        capacity: crate::principal::Capacity::Originator,
+        other_approvers: ["third.person".to_string()].into(),
+    };
+    let actions = Action::NAMES.iter().filter(|n| **n != "approve_release").map(|n| Action::parse(n));
+    for a in actions.map(|a| a.map_err(|e| e.to_string())).chain([Ok(approve)]) {
+        let a = a?;
+        Request::new(uid(USER, &p.user), uid(ACTION, a.name()), record_uid(&r), context(&a).map_err(e)?, Some(schema))
+            .map_err(|err| format!("request for {} does not conform: {err}", a.name()))?;
+    }
+    Ok(())
+}
+
 /// The schema and policies in `policies/` when this crate was built.
 pub const BUILTIN_SCHEMA: &str = include_str!("../../../policies/sallyport.cedarschema");
 pub const BUILTIN_POLICIES: &str = include_str!("../../../policies/sallyport.cedar");
@@ -373,7 +629,7 @@ pub const BUILTIN_POLICIES: &str = include_str!("../../../policies/sallyport.ced
 mod tests {
     use super::*;
     use crate::marking::{Level, Marking};
-    use crate::principal::{Label, Role};
+    use crate::principal::{Capacity, Label, Role};
 
     fn user(agency: &str, country: &str, level: Level, comps: &[&str]) -> Principal {
         Principal {
@@ -412,6 +668,112 @@ mod tests {
         assert!(a.decide(&odni, &Action::Read, &note).allowed);
         let no_hvd = user("US-ODNI", "USA", Level::TopSecret, &[]);
         assert_eq!(a.decide(&no_hvd, &Action::Read, &note).policies, vec!["need-to-know".to_string()]);
+    }
+
+    /// The slow, fully checked evaluation: schema-validated entities and
+    /// request, every action entity, the whole policy set.
+    fn reference(a: &Authorizer, p: &Principal, action: &Action, r: &Resource) -> (bool, Vec<String>) {
+        let loaded = a.current();
+        let schema = Schema::from_cedarschema_str(&loaded.schema_src).unwrap().0;
+        let mut entities: Vec<Entity> = schema.action_entities().unwrap().iter().cloned().collect();
+        entities.extend([agency_entity(p).unwrap(), user_entity(p, None).unwrap(), record_entity(r).unwrap()]);
+        let entities = Entities::from_entities(entities, Some(&schema)).unwrap();
+        let req = Request::new(uid(USER, &p.user), uid(ACTION, action.name()), record_uid(r), context(action).unwrap(), Some(&schema))
+            .unwrap();
+        let resp = a.engine.is_authorized(&req, &loaded.policies, &entities);
+        assert_eq!(resp.diagnostics().errors().count(), 0);
+        let mut ids: Vec<String> = resp.diagnostics().reason().map(|p| p.to_string()).collect();
+        ids.sort();
+        (resp.decision() == cedar_policy::Decision::Allow, ids)
+    }
+
+    #[test]
+    fn the_fast_path_decides_exactly_as_the_fully_checked_one() {
+        let a = Authorizer::builtin().unwrap();
+        let mut principals = Vec::new();
+        for (agency, country, kind) in [("SDF", "SYR", "partner_force"), ("US-ODNI", "USA", "intelligence"), ("IQ-GOV", "IRQ", "receiving_government")] {
+            for roles in [vec![Role::FieldCustodian], vec![Role::Coordinator], vec![Role::LegalOfficer, Role::Auditor], vec![Role::Administrator], vec![]] {
+                for (level, comps) in [(Level::Confidential, vec![]), (Level::TopSecret, vec!["HVD"])] {
+                    let mut p = user(agency, country, level, &comps);
+                    p.agency_kind = kind.into();
+                    p.roles = roles.iter().copied().collect();
+                    principals.push(p);
+                }
+            }
+        }
+        let marks = [
+            ("UNCLASSIFIED//REL TO IRQ, SYR, USA", "SDF", "SYR"),
+            ("SECRET//REL TO IRQ, USA", "SDF", "SYR"),
+            ("SECRET//HVD//REL TO USA", "US-ODNI", "USA"),
+            ("TOP SECRET//HVD//NOFORN", "US-ODNI", "USA"),
+            ("CONFIDENTIAL", "IQ-GOV", "IRQ"),
+            ("UNCLASSIFIED", "US-FBI", "USA"),
+        ];
+        let mut actions: Vec<Action> = Action::NAMES.iter().filter_map(|n| Action::parse(n).ok()).collect();
+        for capacity in [Capacity::Originator, Capacity::ReleaseAuthority] {
+            actions.push(Action::ApproveRelease { requester: "SDF.coordinator".into(), capacity, other_approvers: BTreeSet::new() });
+            actions.push(Action::ApproveRelease {
+                requester: "x.legal".into(),
+                capacity,
+                other_approvers: ["US-ODNI.coordinator".to_string()].into(),
+            });
+        }
+        let (mut allowed, mut n) = (0, 0);
+        for p in &principals {
+            for (m, o, c) in marks {
+                for hold in [false, true] {
+                    let mut r = res(m, o, c);
+                    r.legal_hold = hold;
+                    for action in &actions {
+                        let fast = a.decide(p, action, &r);
+                        let (ok, ids) = reference(&a, p, action, &r);
+                        assert_eq!((fast.allowed, &fast.policies), (ok, &ids), "{p:?} {action:?} {m} hold={hold}");
+                        allowed += usize::from(ok);
+                        n += 1;
+                    }
+                }
+            }
+        }
+        // The grid exercises both outcomes, not one.
+        assert!(allowed > n / 20 && allowed < n - n / 20, "{allowed} of {n} allowed");
+    }
+
+    #[test]
+    fn a_rule_on_one_record_is_refused_because_decisions_are_memoised_by_class() {
+        let a = Authorizer::builtin().unwrap();
+        let one = "@id(\"one\") forbid(principal, action, resource == Sallyport::Record :: \"person/P-000001#*\");";
+        let e = a.replace_policies(&format!("{BUILTIN_POLICIES}\n{one}")).unwrap_err();
+        assert!(matches!(e, PolicyError::Validation { .. }), "{e}");
+        assert!(e.to_string().contains("\"one\" names a single Record"), "{e}");
+        assert!(!a.policy_ids().contains(&"one".to_string()));
+    }
+
+    #[test]
+    fn a_schema_out_of_step_with_the_evaluator_is_refused_at_load() {
+        // A required attribute the evaluator does not supply: without the load-time
+        // conformance check, every policy reading it would error and be skipped.
+        let schema = BUILTIN_SCHEMA.replace("legal_hold: Bool,", "legal_hold: Bool,\n    sensitivity: Long,");
+        assert_ne!(schema, BUILTIN_SCHEMA);
+        let e = Authorizer::from_sources(&schema, BUILTIN_POLICIES).unwrap_err();
+        assert!(matches!(e, PolicyError::Schema { .. }), "{e}");
+        assert!(e.to_string().contains("do not conform"), "{e}");
+    }
+
+    #[test]
+    fn memoised_class_decisions_equal_fresh_ones_and_reset_on_reload() {
+        let a = Authorizer::builtin().unwrap();
+        let odni = user("US-ODNI", "USA", Level::TopSecret, &["HVD"]);
+        let r = res("SECRET//HVD//REL TO USA", "US-ODNI", "USA");
+        let fresh = a.decide(&odni, &Action::Read, &r);
+        let memo = a.decide_class(&odni, None, &Action::Read, &r.kind, &r.field, &r.label, false);
+        assert_eq!(*memo, fresh);
+        assert!(fresh.allowed);
+        // A stricter policy set: the memo of the old one must not answer.
+        let strict = BUILTIN_POLICIES.replace("principal.clearance >= resource.level", "principal.clearance > resource.level + 4");
+        a.replace_policies(&strict).unwrap();
+        let after = a.decide_class(&odni, None, &Action::Read, &r.kind, &r.field, &r.label, false);
+        assert!(!after.allowed, "{after:?}");
+        assert!(after.policies.contains(&"clearance-dominates-level".to_string()), "{after:?}");
     }
 
     #[test]

@@ -84,13 +84,26 @@ pub fn scope_names(scopes: Option<&BTreeSet<String>>) -> Vec<String> {
 }
 
 /// Whose data a label protects: the marking plus its originating agency.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// `Hash` feeds only the cheap parts (level, flags, the sizes of the sets,
+/// the originator): equal labels still hash equally, and the few labels a
+/// list holds are told apart by `Eq`. Lists hash one label per field of every
+/// record, so this is on the hot path of every filtered read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Label {
     pub marking: Marking,
     /// Originating agency id.
     pub originator: String,
     /// The originating agency's country.
     pub originator_country: String,
+}
+
+impl std::hash::Hash for Label {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let m = &self.marking;
+        (m.level, m.noforn, m.orcon, m.relido, m.compartments.len(), m.rel_to.len()).hash(h);
+        self.originator.hash(h);
+    }
 }
 
 impl Label {

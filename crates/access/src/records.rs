@@ -176,11 +176,9 @@ impl Access {
     pub async fn list_people(&self, caller: &Caller, site: Option<&str>) -> Result<Vec<Redacted>> {
         let records = self.marked_people().await?;
         let mut filter = self.filter(caller);
-        let out: Vec<Redacted> = records
-            .iter()
-            .filter(|r| site.is_none_or(|s| r.value.get("site").and_then(|v| v.as_str()) == Some(s)))
-            .filter_map(|r| filter.redact(r))
-            .collect();
+        let out: Vec<Redacted> = filter.redact_all_owned(
+            records.into_iter().filter(|r| site.is_none_or(|s| r.value.get("site").and_then(|v| v.as_str()) == Some(s))),
+        );
         let subjects: BTreeSet<String> = out.iter().map(|r| r.id.clone()).collect();
         let d = Decision { allowed: true, policies: vec![], reasons: vec![] };
         let detail = json!({"site": site, "shown": out.len(), "decisions": filter.evaluations});

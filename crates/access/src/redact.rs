@@ -9,19 +9,21 @@
 //! placeholder), so their existence is not revealed; visible parts carry their
 //! portion marks in `markings`.
 //!
-//! Lists: [`Filter`] evaluates Cedar once per distinct (field, label,
-//! legal-hold) class for one principal and caches the decision — records share
-//! few distinct markings, so a list of 6,000 people costs a handful of Cedar
-//! evaluations plus hash lookups. Records whose whole-record label is denied
+//! Lists: [`Filter`] asks the authorizer once per distinct (field, label,
+//! legal-hold) class for one principal ([`Authorizer::decide_class`], itself
+//! memoised per policy version) and caches the answer with its portion mark —
+//! records share few distinct markings, so a list of 6,000 people costs a
+//! handful of decisions plus hash lookups that allocate nothing. Records whose whole-record label is denied
 //! are dropped, so counts (`len()` of the result) never include hidden records.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::authz::{Authorizer, Decision};
-use crate::principal::{Action, Label, Principal, Resource};
+use crate::principal::{Action, Label, Principal};
 
 /// One record with its labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,8 +101,11 @@ fn removal_order(ptr: &str) -> Vec<(u8, usize, String)> {
 }
 
 /// Where `ptr` points after the array elements at `denied` have been removed.
-fn shift_pointer(ptr: &str, denied: &[Vec<String>]) -> String {
-    let segs = segments(ptr);
+fn shift_pointer(ptr: String, denied: &[Vec<String>]) -> String {
+    if !ptr.split('/').any(|s| s.parse::<usize>().is_ok()) {
+        return ptr; // no array index to shift
+    }
+    let segs = segments(&ptr);
     let mut out = segs.clone();
     for k in 0..segs.len() {
         let Ok(idx) = segs[k].parse::<usize>() else { continue };
@@ -116,20 +121,83 @@ fn shift_pointer(ptr: &str, denied: &[Vec<String>]) -> String {
     out.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
 }
 
+/// Remove every denied part (pointers ordered deepest and last first).
+fn apply(value: &mut Value, denied: &[String]) {
+    for ptr in denied {
+        remove_at(value, ptr);
+    }
+}
+
+/// A visible part nested in a removed one is gone too: drop its marking;
+/// re-point the others past removed array elements.
+fn repoint(markings: BTreeMap<String, String>, denied: &[String]) -> BTreeMap<String, String> {
+    if denied.is_empty() {
+        return markings;
+    }
+    let inside = |ptr: &str, d: &str| ptr.strip_prefix(d).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    let denied_segs: Vec<Vec<String>> = denied.iter().map(|d| segments(d)).collect();
+    markings
+        .into_iter()
+        .filter(|(ptr, _)| ptr.is_empty() || !denied.iter().any(|d| inside(ptr, d)))
+        .map(|(ptr, m)| (shift_pointer(ptr, &denied_segs), m))
+        .collect()
+}
+
+/// A marking class: everything the Cedar resource carries except the record id.
+#[derive(Debug, Hash, PartialEq, Eq)]
+struct ClassKey {
+    kind: String,
+    field: String,
+    label: Label,
+    legal_hold: bool,
+}
+
+/// A borrowed [`ClassKey`], for lookups that allocate nothing. Its derived
+/// `Hash` feeds the hasher exactly what `ClassKey`'s does (`&str` hashes as
+/// `String`, `&Label` as `Label`), which `Equivalent` requires.
+#[derive(Hash)]
+struct ClassRef<'k> {
+    kind: &'k str,
+    field: &'k str,
+    label: &'k Label,
+    legal_hold: bool,
+}
+
+impl hashbrown::Equivalent<ClassKey> for ClassRef<'_> {
+    fn equivalent(&self, k: &ClassKey) -> bool {
+        self.legal_hold == k.legal_hold && self.kind == k.kind && self.field == k.field && *self.label == k.label
+    }
+}
+
+/// The cached decision of one marking class and the portion mark shown with it.
+#[derive(Debug)]
+struct Class {
+    decision: Arc<Decision>,
+    portion: String,
+}
+
 /// Decides reads for one principal, caching by marking class.
 pub struct Filter<'a> {
     authz: &'a Authorizer,
     principal: &'a Principal,
     scopes: Option<&'a BTreeSet<String>>,
     action: Action,
-    cache: HashMap<(String, String, Label, bool), Decision>,
-    /// Cedar evaluations performed (cache misses), for benchmarks and tests.
+    cache: hashbrown::HashMap<ClassKey, Class>,
+    /// Marking classes decided for this filter (its cache misses; each is one
+    /// Cedar evaluation unless the authorizer's memo already held it).
     pub evaluations: usize,
 }
 
 impl<'a> Filter<'a> {
     pub fn new(authz: &'a Authorizer, principal: &'a Principal) -> Self {
-        Filter { authz, principal, scopes: None, action: Action::Read, cache: HashMap::new(), evaluations: 0 }
+        Filter {
+            authz,
+            principal,
+            scopes: None,
+            action: Action::Read,
+            cache: hashbrown::HashMap::new(),
+            evaluations: 0,
+        }
     }
 
     /// A filter for a credential limited to `scopes` (a device token).
@@ -142,56 +210,68 @@ impl<'a> Filter<'a> {
     /// The cache key is everything the Cedar resource carries except the record
     /// id, so per-record rules must be expressed as attributes (as legal holds are).
     pub fn decide(&mut self, kind: &str, field: &str, label: &Label, legal_hold: bool) -> &Decision {
-        let key = (kind.to_string(), field.to_string(), label.clone(), legal_hold);
-        if !self.cache.contains_key(&key) {
+        &self.class(kind, field, label, legal_hold).decision
+    }
+
+    fn class(&mut self, kind: &str, field: &str, label: &Label, legal_hold: bool) -> &Class {
+        let probe = ClassRef { kind, field, label, legal_hold };
+        // Two lookups on a miss (the borrow checker cannot return from the first);
+        // a miss is rare: lists share a handful of marking classes.
+        if !self.cache.contains_key(&probe) {
             self.evaluations += 1;
-            let res = Resource {
-                kind: kind.to_string(),
-                id: "*".to_string(),
-                field: field.to_string(),
-                label: label.clone(),
-                legal_hold,
-            };
-            let d = self.authz.decide_scoped(self.principal, self.scopes, &self.action, &res);
-            self.cache.insert(key.clone(), d);
+            let decision = self.authz.decide_class(self.principal, self.scopes, &self.action, kind, field, label, legal_hold);
+            let key = ClassKey { kind: kind.to_string(), field: field.to_string(), label: label.clone(), legal_hold };
+            self.cache.insert(key, Class { decision, portion: label.marking.portion() });
         }
-        &self.cache[&key]
+        &self.cache[&probe]
     }
 
     /// Redact one record; `None` if the reader may not see it at all.
     pub fn redact(&mut self, rec: &MarkedRecord) -> Option<Redacted> {
-        if !self.decide(&rec.kind, "*", &rec.label, rec.legal_hold).allowed {
+        let (markings, denied) = self.plan(rec)?;
+        let mut value = rec.value.clone();
+        apply(&mut value, &denied);
+        Some(Redacted { kind: rec.kind.clone(), id: rec.id.clone(), value, markings: repoint(markings, &denied) })
+    }
+
+    /// Redact one record the caller owns, without copying its value.
+    pub fn redact_owned(&mut self, rec: MarkedRecord) -> Option<Redacted> {
+        let (markings, denied) = self.plan(&rec)?;
+        let MarkedRecord { kind, id, mut value, .. } = rec;
+        apply(&mut value, &denied);
+        Some(Redacted { kind, id, value, markings: repoint(markings, &denied) })
+    }
+
+    /// What to show of `rec`: the portion marks of its visible parts and the
+    /// pointers of its denied parts (deepest and last first); `None` if hidden.
+    fn plan(&mut self, rec: &MarkedRecord) -> Option<(BTreeMap<String, String>, Vec<String>)> {
+        let whole = self.class(&rec.kind, "*", &rec.label, rec.legal_hold);
+        if !whole.decision.allowed {
             return None;
         }
-        let mut value = rec.value.clone();
-        let mut markings: BTreeMap<String, String> = BTreeMap::from([(String::new(), rec.label.marking.portion())]);
-        let mut denied: Vec<&str> = Vec::new();
+        let mut markings: BTreeMap<String, String> = BTreeMap::from([(String::new(), whole.portion.clone())]);
+        let mut denied: Vec<String> = Vec::new();
         for (ptr, (field, label)) in &rec.parts {
-            if self.decide(&rec.kind, field, label, rec.legal_hold).allowed {
-                markings.insert(ptr.clone(), label.marking.portion());
+            let class = self.class(&rec.kind, field, label, rec.legal_hold);
+            if class.decision.allowed {
+                markings.insert(ptr.clone(), class.portion.clone());
             } else {
-                denied.push(ptr);
+                denied.push(ptr.clone());
             }
         }
-        denied.sort_by_key(|p| std::cmp::Reverse(removal_order(p)));
-        for ptr in &denied {
-            remove_at(&mut value, ptr);
-        }
-        // A visible part nested in a removed one is gone too: drop its marking;
-        // re-point the others past removed array elements.
-        let denied_segs: Vec<Vec<String>> = denied.iter().map(|d| segments(d)).collect();
-        let markings = markings
-            .into_iter()
-            .filter(|(ptr, _)| ptr.is_empty() || !denied.iter().any(|d| ptr == d || ptr.starts_with(&format!("{d}/"))))
-            .map(|(ptr, m)| (shift_pointer(&ptr, &denied_segs), m))
-            .collect();
-        Some(Redacted { kind: rec.kind.clone(), id: rec.id.clone(), value, markings })
+        denied.sort_by_cached_key(|p| std::cmp::Reverse(removal_order(p)));
+        Some((markings, denied))
     }
 
     /// Redact a list: hidden records are dropped, so the result's length is the
     /// only count a caller should report.
     pub fn redact_all<'r>(&mut self, records: impl IntoIterator<Item = &'r MarkedRecord>) -> Vec<Redacted> {
         records.into_iter().filter_map(|r| self.redact(r)).collect()
+    }
+
+    /// [`Filter::redact_all`] over records the caller owns (no copies of their values).
+    pub fn redact_all_owned(&mut self, records: impl IntoIterator<Item = MarkedRecord>) -> Vec<Redacted> {
+        records.into_iter().filter_map(|r| self.redact_owned(r)).collect()
     }
 }
 

@@ -196,7 +196,7 @@ pub async fn visibility(
     who: &Identity,
 ) -> Result<(Arc<PeopleIndex>, Vec<bool>), ApiError> {
     let index = people_index(state).await?;
-    let f = state.policy().filter(who);
+    let mut f = state.policy().filter(who);
     let visible = index
         .classes
         .iter()
@@ -879,7 +879,7 @@ async fn may_write_custody(
     batch: &SyncBatch,
 ) -> Result<(), ApiError> {
     let index = people_index(state).await?;
-    let f = state.policy().filter(who);
+    let mut f = state.policy().filter(who);
     for (i, e) in batch.events.iter().enumerate() {
         let Some(&k) = index.by_id.get(&e.person) else {
             continue; // unknown: the ingest names it

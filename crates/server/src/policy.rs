@@ -28,13 +28,13 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sallyport_access::people::{self, Directory, GroupMarking};
 use sallyport_access::redact::Filter;
 use sallyport_access::{
     Action, Authorizer, Decision, IntelNote, Label, MarkedRecord, Marking, PeopleMarkings,
-    Principal, Resource,
+    Principal,
 };
 use sallyport_core::{Agency, Person};
 use sallyport_store::Store;
@@ -63,8 +63,6 @@ impl Identity {
     }
 }
 
-type MemoKey = (u64, &'static str, String, String, Label, bool);
-
 /// Per-person markings and legal holds set by the operator, on top of the
 /// access crate's defaults: (person id, field group) → marking.
 #[derive(Debug, Clone, Default)]
@@ -73,10 +71,9 @@ pub struct Overrides {
     pub legal_holds: BTreeSet<String>,
 }
 
-/// The Cedar authorizer in force, with a memo of its decisions.
+/// The Cedar authorizer in force (it memoises its decisions).
 pub struct Policy {
     authz: Authorizer,
-    memo: Mutex<HashMap<MemoKey, Decision>>,
     overrides: Overrides,
 }
 
@@ -90,7 +87,6 @@ impl Policy {
     pub fn new(authz: Authorizer) -> Policy {
         Policy {
             authz,
-            memo: Mutex::new(HashMap::new()),
             overrides: Overrides::default(),
         }
     }
@@ -115,7 +111,8 @@ impl Policy {
     }
 
     /// Cedar's decision for `who` doing `action` on a `kind` record's `field`
-    /// labelled `label` (memoised per principal and marking class).
+    /// labelled `label` (memoised per principal and marking class by the
+    /// authorizer, per policy version).
     pub fn decide(
         &self,
         who: &Identity,
@@ -124,44 +121,9 @@ impl Policy {
         field: &str,
         label: &Label,
         legal_hold: bool,
-    ) -> Decision {
-        let key: MemoKey = (
-            who.key,
-            action.name(),
-            kind.to_string(),
-            field.to_string(),
-            label.clone(),
-            legal_hold,
-        );
-        if matches!(action, Action::Read | Action::Write) {
-            if let Some(d) = self
-                .memo
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&key)
-            {
-                return d.clone();
-            }
-        }
-        let d = self.authz.decide(
-            &who.principal,
-            action,
-            &Resource {
-                kind: kind.to_string(),
-                id: "*".to_string(),
-                field: field.to_string(),
-                label: label.clone(),
-                legal_hold,
-            },
-        );
-        if matches!(action, Action::Read | Action::Write) {
-            let mut m = self.memo.lock().unwrap_or_else(|p| p.into_inner());
-            if m.len() > 50_000 {
-                m.clear();
-            }
-            m.insert(key, d.clone());
-        }
-        d
+    ) -> Arc<Decision> {
+        self.authz
+            .decide_class(&who.principal, None, action, kind, field, label, legal_hold)
     }
 
     /// `Ok` when Cedar allows, else a 403 naming the deciding policies.
@@ -201,8 +163,6 @@ impl Policy {
     /// A per-request list filter for `who` (decisions come from the memo).
     pub fn filter<'a>(&'a self, who: &'a Identity) -> PeopleFilter<'a> {
         PeopleFilter {
-            policy: self,
-            who,
             filter: Filter::new(&self.authz, &who.principal),
         }
     }
@@ -244,40 +204,26 @@ pub fn roles(p: &Principal) -> String {
 
 /// Decides visibility of marked people for one caller, through the memo.
 pub struct PeopleFilter<'a> {
-    policy: &'a Policy,
-    who: &'a Identity,
     /// The access crate's filter, caching per marking class for this request.
     filter: Filter<'a>,
 }
 
 impl PeopleFilter<'_> {
     /// Whether the whole record (its custody label) is visible.
-    pub fn visible(&self, rec: &MarkedRecord) -> bool {
-        self.policy
-            .decide(
-                self.who,
-                &Action::Read,
-                &rec.kind,
-                "*",
-                &rec.label,
-                rec.legal_hold,
-            )
+    pub fn visible(&mut self, rec: &MarkedRecord) -> bool {
+        self.filter
+            .decide(&rec.kind, "*", &rec.label, rec.legal_hold)
             .allowed
     }
 
-    /// Whether a record with this whole-record label is visible.
-    pub fn label_visible(&self, label: &Label, legal_hold: bool) -> bool {
-        self.policy
-            .decide(self.who, &Action::Read, "person", "*", label, legal_hold)
-            .allowed
+    /// Whether a person with this whole-record label is visible.
+    pub fn label_visible(&mut self, label: &Label, legal_hold: bool) -> bool {
+        self.filter.decide("person", "*", label, legal_hold).allowed
     }
 
     /// The record as `who` may see it, or `None` when hidden. Redaction is the
     /// access crate's [`Filter::redact`].
     pub fn redact(&mut self, rec: &MarkedRecord) -> Option<sallyport_access::Redacted> {
-        if !self.visible(rec) {
-            return None;
-        }
         self.filter.redact(rec)
     }
 }
