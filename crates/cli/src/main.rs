@@ -3,6 +3,12 @@
 //! This crate is thin on purpose: it parses arguments, opens the store, calls
 //! the capability crates and prints. Libraries never print; this crate does.
 
+/// The server and the access filters allocate many small values per request
+/// (a redacted person is dozens of strings); with glibc's allocator, malloc and
+/// free were ~45 % of filtering 6,000 people (perf, 2026-12-01).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod progress;
 mod ctx;

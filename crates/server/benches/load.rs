@@ -25,6 +25,10 @@ use sallyport_store::sqlx::{self, Row};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// The same allocator as the `sallyport` binary, so figures match the product.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TOKEN: &str = "bench-operator-token-0123456789abcdef";
 
 #[derive(Debug, Clone)]
