@@ -52,7 +52,8 @@ pub struct Redacted {
 pub type RedactedPerson = Redacted;
 
 fn segments(ptr: &str) -> Vec<String> {
-    ptr.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+    let unescape = |s: &str| if s.contains('~') { s.replace("~1", "/").replace("~0", "~") } else { s.to_string() };
+    ptr.split('/').skip(1).map(unescape).collect()
 }
 
 /// Remove the value at JSON pointer `ptr`, if present.
