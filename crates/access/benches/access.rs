@@ -124,6 +124,14 @@ fn filtering(c: &mut Criterion) {
         let shown = Filter::new(&authz, &p).redact_all(&records).len();
         eprintln!("{name}: {shown} of 6,000 visible");
         g.bench_function(name, |b| b.iter(|| black_box(Filter::new(&authz, &p).redact_all(&records).len())));
+        // Visibility alone (which records a list may show; what the server's
+        // people page asks of every record before it redacts one page).
+        g.bench_function(format!("{name}_visible"), |b| {
+            b.iter(|| {
+                let mut f = Filter::new(&authz, &p);
+                black_box(records.iter().filter(|r| f.decide(&r.kind, "*", &r.label, r.legal_hold).allowed).count())
+            })
+        });
         // What a list request pays: it builds its records and hands them over
         // (no copy of each value); building them is measured below.
         g.bench_function(format!("{name}_owned"), |b| {
