@@ -126,9 +126,7 @@ struct Var {
     g: usize,
     a: usize,
     d: i64,
-    /// Earliest pick-up and earliest arrival.
-    #[allow(dead_code)]
-    t: f64,
+    /// Earliest arrival (the pick-up's exposure is already in `cost`).
     arr: f64,
     cost: f64,
     /// Trip fraction per person.
@@ -385,7 +383,6 @@ impl FleetLp {
                             g: gi,
                             a: ci,
                             d,
-                            t,
                             arr: t + lt,
                             cost: p.exposure_until(s, t),
                             f: w / cap,
