@@ -62,7 +62,7 @@ struct Loaded {
     /// slice decides exactly as the whole set does, faster.
     by_action: HashMap<&'static str, PolicySet>,
     /// Principal entities (agency, user) by principal and scopes.
-    principals: Mutex<hashbrown::HashMap<PrincipalKey, Arc<[Entity; 2]>>>,
+    principals: Bounded<PrincipalKey, Arc<[Entity; 2]>>,
     policies: PolicySet,
     reasons: HashMap<String, String>,
     source: String,
@@ -71,7 +71,36 @@ struct Loaded {
     sha256: String,
     /// Decisions of this policy version by class (see [`Authorizer::decide_class`]);
     /// a reload starts a new one, so a memoised decision is never stale.
-    memo: Mutex<hashbrown::HashMap<MemoKey, Arc<Decision>>>,
+    memo: Bounded<MemoKey, Arc<Decision>>,
+}
+
+/// A map shared between threads, looked up by borrowed keys, and emptied when
+/// it reaches its limit (the caches it serves refill from a handful of classes).
+struct Bounded<K, V> {
+    map: Mutex<hashbrown::HashMap<K, V>>,
+    limit: usize,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Bounded<K, V> {
+    fn new(limit: usize) -> Self {
+        Bounded { map: Mutex::new(hashbrown::HashMap::new()), limit }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, hashbrown::HashMap<K, V>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get<Q: std::hash::Hash + hashbrown::Equivalent<K>>(&self, probe: &Q) -> Option<V> {
+        self.lock().get(probe).cloned()
+    }
+
+    fn insert(&self, key: K, value: V) {
+        let mut map = self.lock();
+        if map.len() >= self.limit {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
 }
 
 /// Most decisions a policy version memoises before it starts afresh.
@@ -231,13 +260,13 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
     Ok(Loaded {
         actions,
         by_action,
-        principals: Mutex::new(hashbrown::HashMap::new()),
+        principals: Bounded::new(PRINCIPAL_LIMIT),
         policies,
         reasons,
         source: policy_src.to_string(),
         schema_src: schema_src.to_string(),
         sha256,
-        memo: Mutex::new(hashbrown::HashMap::new()),
+        memo: Bounded::new(MEMO_LIMIT),
     })
 }
 
@@ -380,8 +409,18 @@ impl Authorizer {
     /// Decide one request with Cedar for a credential limited to `scopes`
     /// (a device token's action names; `None` = unrestricted).
     pub fn decide_scoped(&self, principal: &Principal, scopes: Option<&BTreeSet<String>>, action: &Action, resource: &Resource) -> Decision {
-        let loaded = self.current();
-        match self.evaluate(&loaded, principal, scopes, action, resource) {
+        self.decide_in(&self.current(), principal, scopes, action, resource)
+    }
+
+    fn decide_in(
+        &self,
+        loaded: &Loaded,
+        principal: &Principal,
+        scopes: Option<&BTreeSet<String>>,
+        action: &Action,
+        resource: &Resource,
+    ) -> Decision {
+        match self.evaluate(loaded, principal, scopes, action, resource) {
             Ok(d) => d,
             // Fail closed: a request that cannot be evaluated is denied, with the reason.
             Err(e) => Decision { allowed: false, policies: vec![], reasons: vec![e.to_string()] },
@@ -405,27 +444,21 @@ impl Authorizer {
         legal_hold: bool,
     ) -> Arc<Decision> {
         let loaded = self.current();
-        let resource = |id: &str| Resource {
+        let memoised = !matches!(action, Action::ApproveRelease { .. });
+        let probe = MemoRef { principal, scopes, action: action.name(), kind, field, label, legal_hold };
+        if let Some(d) = loaded.memo.get(&probe).filter(|_| memoised) {
+            return d;
+        }
+        let resource = Resource {
             kind: kind.to_string(),
-            id: id.to_string(),
+            id: "*".to_string(),
             field: field.to_string(),
             label: label.clone(),
             legal_hold,
         };
-        if matches!(action, Action::ApproveRelease { .. }) {
-            return Arc::new(self.decide_scoped(principal, scopes, action, &resource("*")));
-        }
-        let probe = MemoRef { principal, scopes, action: action.name(), kind, field, label, legal_hold };
-        if let Some(d) = loaded.memo.lock().unwrap_or_else(|p| p.into_inner()).get(&probe) {
-            return d.clone();
-        }
-        let d = Arc::new(match self.evaluate(&loaded, principal, scopes, action, &resource("*")) {
-            Ok(d) => d,
-            Err(e) => Decision { allowed: false, policies: vec![], reasons: vec![e.to_string()] },
-        });
-        let mut memo = loaded.memo.lock().unwrap_or_else(|p| p.into_inner());
-        if memo.len() >= MEMO_LIMIT {
-            memo.clear();
+        let d = Arc::new(self.decide_in(&loaded, principal, scopes, action, &resource));
+        if !memoised {
+            return d;
         }
         let key = MemoKey {
             principal: principal.clone(),
@@ -436,7 +469,7 @@ impl Authorizer {
             label: label.clone(),
             legal_hold,
         };
-        memo.insert(key, d.clone());
+        loaded.memo.insert(key, d.clone());
         d
     }
 
@@ -447,16 +480,11 @@ impl Authorizer {
         principal: &Principal,
         scopes: Option<&BTreeSet<String>>,
     ) -> Result<Arc<[Entity; 2]>, PolicyError> {
-        let probe = PrincipalRef(principal, scopes);
-        if let Some(e) = loaded.principals.lock().unwrap_or_else(|p| p.into_inner()).get(&probe) {
-            return Ok(e.clone());
+        if let Some(e) = loaded.principals.get(&PrincipalRef(principal, scopes)) {
+            return Ok(e);
         }
         let built = Arc::new([agency_entity(principal)?, user_entity(principal, scopes)?]);
-        let mut cache = loaded.principals.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= PRINCIPAL_LIMIT {
-            cache.clear();
-        }
-        cache.insert(PrincipalKey(principal.clone(), scopes.cloned()), built.clone());
+        loaded.principals.insert(PrincipalKey(principal.clone(), scopes.cloned()), built.clone());
         Ok(built)
     }
 

@@ -122,11 +122,13 @@ fn shift_pointer(ptr: String, denied: &[Vec<String>]) -> String {
     out.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
 }
 
-/// Remove every denied part (pointers ordered deepest and last first).
-fn apply(value: &mut Value, denied: &[String]) {
+/// The redacted record: every denied part removed from `value` (pointers
+/// ordered deepest and last first), the visible parts' marks re-pointed.
+fn finish(kind: String, id: String, mut value: Value, markings: BTreeMap<String, String>, denied: &[String]) -> Redacted {
     for ptr in denied {
-        remove_at(value, ptr);
+        remove_at(&mut value, ptr);
     }
+    Redacted { kind, id, value, markings: repoint(markings, denied) }
 }
 
 /// A visible part nested in a removed one is gone too: drop its marking;
@@ -230,17 +232,14 @@ impl<'a> Filter<'a> {
     /// Redact one record; `None` if the reader may not see it at all.
     pub fn redact(&mut self, rec: &MarkedRecord) -> Option<Redacted> {
         let (markings, denied) = self.plan(rec)?;
-        let mut value = rec.value.clone();
-        apply(&mut value, &denied);
-        Some(Redacted { kind: rec.kind.clone(), id: rec.id.clone(), value, markings: repoint(markings, &denied) })
+        Some(finish(rec.kind.clone(), rec.id.clone(), rec.value.clone(), markings, &denied))
     }
 
     /// Redact one record the caller owns, without copying its value.
     pub fn redact_owned(&mut self, rec: MarkedRecord) -> Option<Redacted> {
         let (markings, denied) = self.plan(&rec)?;
-        let MarkedRecord { kind, id, mut value, .. } = rec;
-        apply(&mut value, &denied);
-        Some(Redacted { kind, id, value, markings: repoint(markings, &denied) })
+        let MarkedRecord { kind, id, value, .. } = rec;
+        Some(finish(kind, id, value, markings, &denied))
     }
 
     /// What to show of `rec`: the portion marks of its visible parts and the

@@ -16,9 +16,10 @@
 //! - field-device sync: `write` on the probe, then `write` on each named
 //!   person's custody label.
 //!
-//! Decisions are memoised per principal and marking class (the same key the
-//! access crate's [`Filter`] uses), so a read costs a hash lookup once Cedar
-//! has answered; the memo only repeats Cedar's answer.
+//! Decisions are memoised per principal and marking class by the authorizer
+//! itself (`Authorizer::decide_class`, per policy version), and a request's
+//! [`Filter`] caches them again without a lock, so a read costs a hash lookup
+//! once Cedar has answered; the memo only repeats Cedar's answer.
 //!
 //! The marking data of people comes from [`AccessData::load`]: the access
 //! crate's default markings for the operation's agencies and its synthetic
