@@ -21,7 +21,11 @@ pub struct Field {
 
 impl Field {
     fn new(w: usize, h: usize) -> Self {
-        Self { w, h, v: vec![0.0; w * h] }
+        Self {
+            w,
+            h,
+            v: vec![0.0; w * h],
+        }
     }
     #[inline]
     pub fn at(&self, x: usize, y: usize) -> f32 {
@@ -39,7 +43,11 @@ pub struct Bits {
 
 impl Bits {
     fn new(w: usize, h: usize) -> Self {
-        Self { w, h, v: vec![0; w * h] }
+        Self {
+            w,
+            h,
+            v: vec![0; w * h],
+        }
     }
     #[inline]
     pub fn at(&self, x: usize, y: usize) -> bool {
@@ -47,7 +55,11 @@ impl Bits {
     }
     #[inline]
     fn get_i(&self, x: isize, y: isize) -> bool {
-        x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h && self.at(x as usize, y as usize)
+        x >= 0
+            && y >= 0
+            && (x as usize) < self.w
+            && (y as usize) < self.h
+            && self.at(x as usize, y as usize)
     }
     pub fn count(&self) -> usize {
         self.v.iter().filter(|&&b| b != 0).count()
@@ -108,7 +120,17 @@ pub fn extract_stages(img: &GrayImage) -> Result<Stages, Error> {
         quality: image_quality,
         minutiae: kept,
     };
-    Ok(Stages { normalized, mask, orientation, period, enhanced, binary, skeleton, raw_minutiae, template })
+    Ok(Stages {
+        normalized,
+        mask,
+        orientation,
+        period,
+        enhanced,
+        binary,
+        skeleton,
+        raw_minutiae,
+        template,
+    })
 }
 
 /// Sobel gradients of the image (f32, borders zero).
@@ -127,9 +149,13 @@ impl Gradients {
         let mut gy = vec![0.0; w * h];
         for y in 1..h - 1 {
             for x in 1..w - 1 {
-                let a = |dx: isize, dy: isize| p[(y as isize + dy) as usize * w + (x as isize + dx) as usize] as f32;
-                gx[y * w + x] = (a(1, -1) + 2.0 * a(1, 0) + a(1, 1)) - (a(-1, -1) + 2.0 * a(-1, 0) + a(-1, 1));
-                gy[y * w + x] = (a(-1, 1) + 2.0 * a(0, 1) + a(1, 1)) - (a(-1, -1) + 2.0 * a(0, -1) + a(1, -1));
+                let a = |dx: isize, dy: isize| {
+                    p[(y as isize + dy) as usize * w + (x as isize + dx) as usize] as f32
+                };
+                gx[y * w + x] =
+                    (a(1, -1) + 2.0 * a(1, 0) + a(1, 1)) - (a(-1, -1) + 2.0 * a(-1, 0) + a(-1, 1));
+                gy[y * w + x] =
+                    (a(-1, 1) + 2.0 * a(0, 1) + a(1, 1)) - (a(-1, -1) + 2.0 * a(0, -1) + a(1, -1));
             }
         }
         Self { w, h, gx, gy }
@@ -191,7 +217,10 @@ pub fn normalize(img: &GrayImage) -> Field {
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
             let n = ((y1 - y0) * (x1 - x0)) as f64;
-            let rect = |s: &[f64]| s[y1 * (w + 1) + x1] - s[y0 * (w + 1) + x1] - s[y1 * (w + 1) + x0] + s[y0 * (w + 1) + x0];
+            let rect = |s: &[f64]| {
+                s[y1 * (w + 1) + x1] - s[y0 * (w + 1) + x1] - s[y1 * (w + 1) + x0]
+                    + s[y0 * (w + 1) + x0]
+            };
             let m = rect(&s1) / n;
             let var = (rect(&s2) / n - m * m).max(0.0);
             let sd = var.sqrt().max(8.0);
@@ -219,7 +248,11 @@ fn orientation(g: &Gradients) -> Orientation {
         c.v[i] = -(a - b);
         s.v[i] = -(2.0 * d);
         let tot = a + b;
-        coherence.v[i] = if tot > 1e-6 { ((a - b).powi(2) + 4.0 * d * d).sqrt() / tot } else { 0.0 };
+        coherence.v[i] = if tot > 1e-6 {
+            ((a - b).powi(2) + 4.0 * d * d).sqrt() / tot
+        } else {
+            0.0
+        };
     }
     let (c, s) = (box_blur(&box_blur(&c, 1), 1), box_blur(&box_blur(&s, 1), 1));
     let mut angle = Field::new(bw, bh);
@@ -316,7 +349,11 @@ fn fill_holes(m: &Bits) -> Bits {
             }
         }
     }
-    Bits { w: m.w, h: m.h, v: outside.iter().map(|&o| (!o) as u8).collect() }
+    Bits {
+        w: m.w,
+        h: m.h,
+        v: outside.iter().map(|&o| (!o) as u8).collect(),
+    }
 }
 
 fn largest_component(m: &Bits) -> Bits {
@@ -348,7 +385,14 @@ fn largest_component(m: &Bits) -> Bits {
             best = (size, next);
         }
     }
-    Bits { w: m.w, h: m.h, v: label.iter().map(|&l| (l == best.1 && l != 0) as u8).collect() }
+    Bits {
+        w: m.w,
+        h: m.h,
+        v: label
+            .iter()
+            .map(|&l| (l == best.1 && l != 0) as u8)
+            .collect(),
+    }
 }
 
 /// Doubled-angle unit vectors (cos 2θ, sin 2θ) of an orientation field, for [`pixel_angle_cs`].
@@ -377,7 +421,13 @@ fn pixel_angle(o: &Field, x: usize, y: usize) -> f32 {
 
 /// The orientation at pixel (x, y) of a `w`×`h` block field whose doubled-angle vector
 /// (cos 2θ, sin 2θ) at block (bx, by) is `cs(bx, by)`: bilinear in the vectors, in [0, π).
-fn bilinear_angle(w: usize, h: usize, x: usize, y: usize, cs: impl Fn(usize, usize) -> (f32, f32)) -> f32 {
+fn bilinear_angle(
+    w: usize,
+    h: usize,
+    x: usize,
+    y: usize,
+    cs: impl Fn(usize, usize) -> (f32, f32),
+) -> f32 {
     let fx = ((x as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (w - 1) as f32);
     let fy = ((y as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (h - 1) as f32);
     let (x0, y0) = (fx as usize, fy as usize);
@@ -385,7 +435,12 @@ fn bilinear_angle(w: usize, h: usize, x: usize, y: usize, cs: impl Fn(usize, usi
     let (tx, ty) = (fx - x0 as f32, fy - y0 as f32);
     let mut c = 0.0;
     let mut s = 0.0;
-    for (xx, yy, wgt) in [(x0, y0, (1.0 - tx) * (1.0 - ty)), (x1, y0, tx * (1.0 - ty)), (x0, y1, (1.0 - tx) * ty), (x1, y1, tx * ty)] {
+    for (xx, yy, wgt) in [
+        (x0, y0, (1.0 - tx) * (1.0 - ty)),
+        (x1, y0, tx * (1.0 - ty)),
+        (x0, y1, (1.0 - tx) * ty),
+        (x1, y1, tx * ty),
+    ] {
         let (vc, vs) = cs(xx, yy);
         c += wgt * vc;
         s += wgt * vs;
@@ -411,7 +466,10 @@ fn frequency(n: &Field, o: &Orientation, mask: &Bits) -> Field {
                 continue;
             }
             let th = o.angle.at(bx, by);
-            let (cx, cy) = ((bx * BLOCK + BLOCK / 2) as f32, (by * BLOCK + BLOCK / 2) as f32);
+            let (cx, cy) = (
+                (bx * BLOCK + BLOCK / 2) as f32,
+                (by * BLOCK + BLOCK / 2) as f32,
+            );
             let (rx, ry) = (th.cos(), th.sin()); // along ridge
             let (nx, ny) = (-ry, rx); // across
             for (k, s) in sig.iter_mut().enumerate() {
@@ -431,7 +489,9 @@ fn frequency(n: &Field, o: &Orientation, mask: &Bits) -> Field {
                 }
                 *s = if cnt > 0 { acc / cnt as f32 } else { 0.0 };
             }
-            let peaks: Vec<usize> = (1..32).filter(|&k| sig[k] > sig[k - 1] && sig[k] >= sig[k + 1] && sig[k] > 0.0).collect();
+            let peaks: Vec<usize> = (1..32)
+                .filter(|&k| sig[k] > sig[k - 1] && sig[k] >= sig[k + 1] && sig[k] > 0.0)
+                .collect();
             if peaks.len() >= 2 {
                 let p = (peaks[peaks.len() - 1] - peaks[0]) as f32 / (peaks.len() - 1) as f32;
                 if (5.0..=15.0).contains(&p) {
@@ -441,9 +501,16 @@ fn frequency(n: &Field, o: &Orientation, mask: &Bits) -> Field {
             }
         }
     }
-    let mut vals: Vec<f32> = (0..bw * bh).filter(|&i| valid[i]).map(|i| period.v[i]).collect();
+    let mut vals: Vec<f32> = (0..bw * bh)
+        .filter(|&i| valid[i])
+        .map(|i| period.v[i])
+        .collect();
     vals.sort_by(|a, b| a.total_cmp(b));
-    let median = if vals.is_empty() { 9.0 } else { vals[vals.len() / 2] };
+    let median = if vals.is_empty() {
+        9.0
+    } else {
+        vals[vals.len() / 2]
+    };
     for i in 0..bw * bh {
         if !valid[i] {
             period.v[i] = median;
@@ -490,8 +557,9 @@ fn gabor_bank() -> Vec<Vec<f32>> {
                     let (dx, dy) = (x as f32 - GABOR_R as f32, y as f32 - GABOR_R as f32);
                     let along = dx * c + dy * s;
                     let across = -dx * s + dy * c;
-                    k[y * side + x] = (-0.5 * (along * along / (sl * sl) + across * across / (sa * sa))).exp()
-                        * (2.0 * PI * across / p).cos();
+                    k[y * side + x] =
+                        (-0.5 * (along * along / (sl * sl) + across * across / (sa * sa))).exp()
+                            * (2.0 * PI * across / p).cos();
                 }
             }
             let mean = k.iter().sum::<f32>() / k.len() as f32;
@@ -519,14 +587,19 @@ fn enhance(n: &Field, o: &Orientation, period: &Field, mask: &Bits) -> Field {
     static BANK16: OnceLock<Vec<[[f32; LANES]; 2 * GABOR_R + 1]>> = OnceLock::new();
     let bank16 = BANK16.get_or_init(|| {
         bank.iter()
-            .map(|k| std::array::from_fn(|ky| std::array::from_fn(|kx| if kx < side { k[ky * side + kx] } else { 0.0 })))
+            .map(|k| {
+                std::array::from_fn(|ky| {
+                    std::array::from_fn(|kx| if kx < side { k[ky * side + kx] } else { 0.0 })
+                })
+            })
             .collect()
     });
     // zero-padded copy so the inner loop has no bounds logic
     let pw = n.w + 2 * GABOR_R + (LANES - side);
     let mut pad = vec![0f32; pw * (n.h + 2 * GABOR_R)];
     for y in 0..n.h {
-        pad[(y + GABOR_R) * pw + GABOR_R..(y + GABOR_R) * pw + GABOR_R + n.w].copy_from_slice(&n.v[y * n.w..(y + 1) * n.w]);
+        pad[(y + GABOR_R) * pw + GABOR_R..(y + GABOR_R) * pw + GABOR_R + n.w]
+            .copy_from_slice(&n.v[y * n.w..(y + 1) * n.w]);
     }
     let mut out = Field::new(n.w, n.h);
     let (dc, ds) = doubled(&o.angle);
@@ -538,11 +611,14 @@ fn enhance(n: &Field, o: &Orientation, period: &Field, mask: &Bits) -> Field {
             }
             let th = pixel_angle_cs(&dc, &ds, x, y);
             let ai = ((th / PI * GABOR_ANGLES as f32).round() as usize) % GABOR_ANGLES;
-            let pi = (period.at(bx, by).round() as usize).clamp(GABOR_MIN_PERIOD, GABOR_MAX_PERIOD) - GABOR_MIN_PERIOD;
+            let pi = (period.at(bx, by).round() as usize).clamp(GABOR_MIN_PERIOD, GABOR_MAX_PERIOD)
+                - GABOR_MIN_PERIOD;
             let k = &bank16[ai * np + pi];
             let mut acc = [0f32; LANES];
             for (ky, kr) in k.iter().enumerate() {
-                let row: &[f32; LANES] = pad[(y + ky) * pw + x..(y + ky) * pw + x + LANES].try_into().expect("padded row");
+                let row: &[f32; LANES] = pad[(y + ky) * pw + x..(y + ky) * pw + x + LANES]
+                    .try_into()
+                    .expect("padded row");
                 for c in 0..LANES {
                     acc[c] += row[c] * kr[c];
                 }
@@ -566,13 +642,31 @@ fn binarize(e: &Field, mask: &Bits) -> Bits {
 }
 
 /// The 8 neighbours of (x, y) clockwise from north: N, NE, E, SE, S, SW, W, NW.
-const NB: [(isize, isize); 8] = [(0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1)];
+const NB: [(isize, isize); 8] = [
+    (0, -1),
+    (1, -1),
+    (1, 0),
+    (1, 1),
+    (0, 1),
+    (-1, 1),
+    (-1, 0),
+    (-1, -1),
+];
 
 fn neighbours(b: &Bits, x: usize, y: usize) -> [bool; 8] {
     if x > 0 && y > 0 && x + 1 < b.w && y + 1 < b.h {
         let (w, v) = (b.w, &b.v);
         let i = y * w + x;
-        return [v[i - w] != 0, v[i - w + 1] != 0, v[i + 1] != 0, v[i + w + 1] != 0, v[i + w] != 0, v[i + w - 1] != 0, v[i - 1] != 0, v[i - w - 1] != 0];
+        return [
+            v[i - w] != 0,
+            v[i - w + 1] != 0,
+            v[i + 1] != 0,
+            v[i + w + 1] != 0,
+            v[i + w] != 0,
+            v[i + w - 1] != 0,
+            v[i - 1] != 0,
+            v[i - w - 1] != 0,
+        ];
     }
     let mut n = [false; 8];
     for (i, (dx, dy)) in NB.iter().enumerate() {
@@ -606,7 +700,11 @@ pub fn thin(b: &Bits) -> Bits {
                         continue;
                     }
                     let (p2, p4, p6, p8) = (n[0], n[2], n[4], n[6]);
-                    let ok = if pass == 0 { !(p2 && p4 && p6) && !(p4 && p6 && p8) } else { !(p2 && p4 && p8) && !(p2 && p6 && p8) };
+                    let ok = if pass == 0 {
+                        !(p2 && p4 && p6) && !(p4 && p6 && p8)
+                    } else {
+                        !(p2 && p4 && p8) && !(p2 && p6 && p8)
+                    };
                     if ok {
                         del.push(i);
                     }
@@ -644,7 +742,12 @@ pub fn thin(b: &Bits) -> Bits {
 
 /// Follows a skeleton branch from `start` through `first`, up to `max` steps or until a
 /// pixel that is not a plain ridge pixel. Returns the path (excluding `start`).
-fn trace(s: &Bits, start: (usize, usize), first: (usize, usize), max: usize) -> Vec<(usize, usize)> {
+fn trace(
+    s: &Bits,
+    start: (usize, usize),
+    first: (usize, usize),
+    max: usize,
+) -> Vec<(usize, usize)> {
     let mut path = vec![first];
     let mut prev = start;
     let mut cur = first;
@@ -660,9 +763,13 @@ fn trace(s: &Bits, start: (usize, usize), first: (usize, usize), max: usize) -> 
                 if !n[i] || (i % 2 == 0) != pref {
                     continue;
                 }
-                let c = ((cur.0 as isize + dx) as usize, (cur.1 as isize + dy) as usize);
+                let c = (
+                    (cur.0 as isize + dx) as usize,
+                    (cur.1 as isize + dy) as usize,
+                );
                 let recent = c == prev || path.iter().rev().take(3).any(|&p| p == c) || c == start;
-                let near_prev = (c.0 as isize - prev.0 as isize).abs() <= 1 && (c.1 as isize - prev.1 as isize).abs() <= 1;
+                let near_prev = (c.0 as isize - prev.0 as isize).abs() <= 1
+                    && (c.1 as isize - prev.1 as isize).abs() <= 1;
                 if !recent && !near_prev {
                     next = Some(c);
                     break;
@@ -699,7 +806,10 @@ fn branches(s: &Bits, x: usize, y: usize) -> Vec<(usize, usize)> {
                     break;
                 }
             }
-            out.push(((x as isize + NB[pick].0) as usize, (y as isize + NB[pick].1) as usize));
+            out.push((
+                (x as isize + NB[pick].0) as usize,
+                (y as isize + NB[pick].1) as usize,
+            ));
         }
     }
     out
@@ -712,7 +822,11 @@ fn angle_to(from: (usize, usize), to: (usize, usize)) -> f32 {
 
 fn ang_diff(a: f32, b: f32) -> f32 {
     let d = (a - b).rem_euclid(2.0 * PI);
-    if d > PI { 2.0 * PI - d } else { d }
+    if d > PI {
+        2.0 * PI - d
+    } else {
+        d
+    }
 }
 
 const TRACE_DIR: usize = 10;
@@ -726,8 +840,16 @@ const BORDER_R: f32 = 6.0;
 /// of the trace, when the two agree within 30° (elsewhere, e.g. near cores, the trace).
 fn refine_direction(traced: f32, ridge: f32) -> f32 {
     let cands = [ridge, ridge + PI];
-    let best = if ang_diff(cands[0], traced) <= ang_diff(cands[1], traced) { cands[0] } else { cands[1] };
-    if ang_diff(best, traced) <= PI / 6.0 { best } else { traced }
+    let best = if ang_diff(cands[0], traced) <= ang_diff(cands[1], traced) {
+        cands[0]
+    } else {
+        cands[1]
+    };
+    if ang_diff(best, traced) <= PI / 6.0 {
+        best
+    } else {
+        traced
+    }
 }
 
 /// Stage 8, detection by crossing number: 1 = ridge ending, 3 = bifurcation. An ending
@@ -747,22 +869,36 @@ fn detect(s: &Bits, o: &Orientation) -> Vec<Minutia> {
                     let br = branches(s, x, y);
                     let Some(&f) = br.first() else { continue };
                     let p = trace(s, (x, y), f, TRACE_DIR);
-                    (MinutiaKind::Ending, angle_to((x, y), *p.last().unwrap_or(&f)) + PI)
+                    (
+                        MinutiaKind::Ending,
+                        angle_to((x, y), *p.last().unwrap_or(&f)) + PI,
+                    )
                 }
                 3 => {
                     let br = branches(s, x, y);
                     if br.len() != 3 {
                         continue;
                     }
-                    let a: Vec<f32> = br.iter().map(|&f| angle_to((x, y), *trace(s, (x, y), f, TRACE_DIR).last().unwrap_or(&f))).collect();
+                    let a: Vec<f32> = br
+                        .iter()
+                        .map(|&f| {
+                            angle_to((x, y), *trace(s, (x, y), f, TRACE_DIR).last().unwrap_or(&f))
+                        })
+                        .collect();
                     // stem: the branch farthest from the other two
-                    let score = |i: usize| ang_diff(a[i], a[(i + 1) % 3]) + ang_diff(a[i], a[(i + 2) % 3]);
-                    let stem = (0..3).max_by(|&i, &j| score(i).total_cmp(&score(j))).unwrap_or(0);
+                    let score =
+                        |i: usize| ang_diff(a[i], a[(i + 1) % 3]) + ang_diff(a[i], a[(i + 2) % 3]);
+                    let stem = (0..3)
+                        .max_by(|&i, &j| score(i).total_cmp(&score(j)))
+                        .unwrap_or(0);
                     (MinutiaKind::Bifurcation, a[stem])
                 }
                 _ => continue,
             };
-            let (bx, by) = ((x / BLOCK).min(o.coherence.w - 1), (y / BLOCK).min(o.coherence.h - 1));
+            let (bx, by) = (
+                (x / BLOCK).min(o.coherence.w - 1),
+                (y / BLOCK).min(o.coherence.h - 1),
+            );
             let q = (o.coherence.at(bx, by).clamp(0.0, 1.0) * 100.0).round() as u8;
             let dir = refine_direction(dir, pixel_angle(&o.angle, x, y));
             out.push(Minutia::new(x as u16, y as u16, dir, kind, q));
@@ -783,7 +919,10 @@ const DENSE_K: usize = 4;
 /// [`DENSE_K`]). Keeps at most 100, best quality first.
 fn filter(raw: &[Minutia], s: &Bits, mask: &Bits, period: &Field) -> Vec<Minutia> {
     let mut drop = vec![false; raw.len()];
-    let idx = |x: usize, y: usize| raw.iter().position(|m| m.x as usize == x && m.y as usize == y);
+    let idx = |x: usize, y: usize| {
+        raw.iter()
+            .position(|m| m.x as usize == x && m.y as usize == y)
+    };
     for (i, m) in raw.iter().enumerate() {
         let (x, y) = (m.x as usize, m.y as usize);
         // border: every point on a 10 px circle must be foreground
@@ -818,7 +957,10 @@ fn filter(raw: &[Minutia], s: &Bits, mask: &Bits, period: &Field) -> Vec<Minutia
     }
     for i in 0..raw.len() {
         for j in i + 1..raw.len() {
-            let (dx, dy) = (raw[i].x as f32 - raw[j].x as f32, raw[i].y as f32 - raw[j].y as f32);
+            let (dx, dy) = (
+                raw[i].x as f32 - raw[j].x as f32,
+                raw[i].y as f32 - raw[j].y as f32,
+            );
             if dx * dx + dy * dy < 36.0 {
                 drop[i] = true;
                 drop[j] = true;
@@ -829,12 +971,23 @@ fn filter(raw: &[Minutia], s: &Bits, mask: &Bits, period: &Field) -> Vec<Minutia
     // area (crease, scar, smudge, the flexion crease of a rolled-down print)
     for i in 0..raw.len() {
         let (xi, yi) = (raw[i].x as f32, raw[i].y as f32);
-        let near = raw.iter().enumerate().filter(|&(j, o)| j != i && (o.x as f32 - xi).powi(2) + (o.y as f32 - yi).powi(2) < DENSE_R * DENSE_R).count();
+        let near = raw
+            .iter()
+            .enumerate()
+            .filter(|&(j, o)| {
+                j != i && (o.x as f32 - xi).powi(2) + (o.y as f32 - yi).powi(2) < DENSE_R * DENSE_R
+            })
+            .count();
         if near >= DENSE_K {
             drop[i] = true;
         }
     }
-    let mut kept: Vec<Minutia> = raw.iter().zip(&drop).filter(|(_, d)| !**d).map(|(m, _)| *m).collect();
+    let mut kept: Vec<Minutia> = raw
+        .iter()
+        .zip(&drop)
+        .filter(|(_, d)| !**d)
+        .map(|(m, _)| *m)
+        .collect();
     kept.sort_by(|a, b| b.quality.cmp(&a.quality));
     kept.truncate(100);
     kept.sort_by_key(|m| (m.y, m.x));
@@ -844,7 +997,10 @@ fn filter(raw: &[Minutia], s: &Bits, mask: &Bits, period: &Field) -> Vec<Minutia
 /// Image quality 0–100: mean ridge coherence over the foreground, scaled down when the
 /// foreground is small (under 120 blocks, about 2 cm²).
 fn image_quality(o: &Orientation, mask: &Bits) -> u8 {
-    let fg: Vec<f32> = (0..mask.v.len()).filter(|&i| mask.v[i] != 0).map(|i| o.coherence.v[i]).collect();
+    let fg: Vec<f32> = (0..mask.v.len())
+        .filter(|&i| mask.v[i] != 0)
+        .map(|i| o.coherence.v[i])
+        .collect();
     if fg.is_empty() {
         return 0;
     }
@@ -859,22 +1015,37 @@ impl Stages {
     /// skeleton, and minutiae (red = kept, blue = removed as false).
     pub fn write_debug(&self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Error> {
         use image::{Rgb, RgbImage};
-        let io = |e: std::io::Error| Error::Image(format!("cannot write into {}: {e}", dir.display()));
+        let io =
+            |e: std::io::Error| Error::Image(format!("cannot write into {}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
         let (w, h) = (self.normalized.w, self.normalized.h);
         let mut written = Vec::new();
         let mut save_grey = |name: &str, f: &dyn Fn(usize, usize) -> u8| -> Result<(), Error> {
-            let img = image::GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([f(x as usize, y as usize)]));
+            let img = image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
+                image::Luma([f(x as usize, y as usize)])
+            });
             let p = dir.join(name);
-            img.save(&p).map_err(|e| Error::Image(format!("cannot write {}: {e}", p.display())))?;
+            img.save(&p)
+                .map_err(|e| Error::Image(format!("cannot write {}: {e}", p.display())))?;
             written.push(p);
             Ok(())
         };
-        let blk = |x: usize, y: usize| ((x / BLOCK).min(self.mask.w - 1), (y / BLOCK).min(self.mask.h - 1));
-        save_grey("1_normalized.png", &|x, y| (128.0 - 40.0 * self.normalized.at(x, y)).clamp(0.0, 255.0) as u8)?;
+        let blk = |x: usize, y: usize| {
+            (
+                (x / BLOCK).min(self.mask.w - 1),
+                (y / BLOCK).min(self.mask.h - 1),
+            )
+        };
+        save_grey("1_normalized.png", &|x, y| {
+            (128.0 - 40.0 * self.normalized.at(x, y)).clamp(0.0, 255.0) as u8
+        })?;
         save_grey("2_mask.png", &|x, y| {
             let (bx, by) = blk(x, y);
-            if self.mask.at(bx, by) { 255 } else { 0 }
+            if self.mask.at(bx, by) {
+                255
+            } else {
+                0
+            }
         })?;
         save_grey("3_orientation.png", &|x, y| {
             let (bx, by) = (x / 16 * 2, y / 16 * 2);
@@ -885,17 +1056,39 @@ impl Stages {
             let (cx, cy) = ((x / 16 * 16 + 8) as f32, (y / 16 * 16 + 8) as f32);
             let (dx, dy) = (x as f32 - cx, y as f32 - cy);
             let off = (-dx * th.sin() + dy * th.cos()).abs();
-            if off < 0.8 && dx.hypot(dy) < 7.0 { 0 } else { 255 }
+            if off < 0.8 && dx.hypot(dy) < 7.0 {
+                0
+            } else {
+                255
+            }
         })?;
         save_grey("4_period.png", &|x, y| {
             let (bx, by) = blk(x, y);
             ((self.period.at(bx, by) - 5.0) * 25.5).clamp(0.0, 255.0) as u8
         })?;
-        save_grey("5_enhanced.png", &|x, y| (128.0 - 60.0 * self.enhanced.at(x, y)).clamp(0.0, 255.0) as u8)?;
-        save_grey("6_binary.png", &|x, y| if self.binary.at(x, y) { 0 } else { 255 })?;
-        save_grey("7_skeleton.png", &|x, y| if self.skeleton.at(x, y) { 0 } else { 255 })?;
+        save_grey("5_enhanced.png", &|x, y| {
+            (128.0 - 60.0 * self.enhanced.at(x, y)).clamp(0.0, 255.0) as u8
+        })?;
+        save_grey("6_binary.png", &|x, y| {
+            if self.binary.at(x, y) {
+                0
+            } else {
+                255
+            }
+        })?;
+        save_grey("7_skeleton.png", &|x, y| {
+            if self.skeleton.at(x, y) {
+                0
+            } else {
+                255
+            }
+        })?;
         let mut rgb = RgbImage::from_fn(w as u32, h as u32, |x, y| {
-            if self.skeleton.at(x as usize, y as usize) { Rgb([150, 150, 150]) } else { Rgb([255, 255, 255]) }
+            if self.skeleton.at(x as usize, y as usize) {
+                Rgb([150, 150, 150])
+            } else {
+                Rgb([255, 255, 255])
+            }
         });
         let mut mark = |m: &Minutia, c: Rgb<u8>| {
             let a = m.angle();
@@ -914,7 +1107,10 @@ impl Stages {
                 }
             }
             for t in 0..12 {
-                let (px, py) = (m.x as f32 + t as f32 * a.cos(), m.y as f32 + t as f32 * a.sin());
+                let (px, py) = (
+                    m.x as f32 + t as f32 * a.cos(),
+                    m.y as f32 + t as f32 * a.sin(),
+                );
                 if px >= 0.0 && py >= 0.0 && (px as usize) < w && (py as usize) < h {
                     rgb.put_pixel(px as u32, py as u32, c);
                 }
@@ -929,7 +1125,8 @@ impl Stages {
             mark(m, Rgb([220, 30, 30]));
         }
         let p = dir.join("8_minutiae.png");
-        rgb.save(&p).map_err(|e| Error::Image(format!("cannot write {}: {e}", p.display())))?;
+        rgb.save(&p)
+            .map_err(|e| Error::Image(format!("cannot write {}: {e}", p.display())))?;
         written.push(p);
         Ok(written)
     }
