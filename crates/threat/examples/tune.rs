@@ -6,32 +6,55 @@
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use sallyport_threat::{AlertRules, ModelParams, ThreatModel, backtest, parse_bytes};
+use sallyport_threat::{backtest, parse_bytes, AlertRules, ModelParams, ThreatModel};
 
 fn main() {
     let shared = std::env::var_os("SALLYPORT_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let bytes = std::fs::read(shared.join("data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv")).expect("GED");
+    let bytes = std::fs::read(shared.join("data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv"))
+        .expect("GED");
     let events = parse_bytes("ged", &bytes).events;
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
-    let sc: sallyport_core::Scenario = toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    let sites: Vec<_> = sc.sites.into_iter().filter(|s| s.kind.is_origin()).collect();
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
+    let sc: sallyport_core::Scenario =
+        toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let sites: Vec<_> = sc
+        .sites
+        .into_iter()
+        .filter(|s| s.kind.is_origin())
+        .collect();
     let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     let split = sallyport_threat::backtest::split_day();
-    let periods = [("tuning".to_string(), d(2016, 3, 1), split - chrono::Duration::days(1))];
+    let periods = [(
+        "tuning".to_string(),
+        d(2016, 3, 1),
+        split - chrono::Duration::days(1),
+    )];
     let rules = AlertRules::default();
     let mut rows = Vec::new();
     for length_km in [10.0, 15.0, 20.0, 30.0, 50.0] {
         for tau_days in [14.0, 21.0, 45.0, 90.0] {
             for fatality_weight in [0.0, 1.0, 3.0] {
                 for long_weight in [0.0, 0.5, 2.0] {
-                    let params =
-                        ModelParams { length_km, tau_days, fatality_weight, long_weight, ..ModelParams::default() };
+                    let params = ModelParams {
+                        length_km,
+                        tau_days,
+                        fatality_weight,
+                        long_weight,
+                        ..ModelParams::default()
+                    };
                     let m = ThreatModel::new(events.clone(), params);
                     let r = backtest(&m, &sites, &periods, &Default::default(), &rules);
                     let p = &r.periods[0];
-                    rows.push((p.model.auc, p.baseline.auc, length_km, tau_days, fatality_weight, long_weight));
+                    rows.push((
+                        p.model.auc,
+                        p.baseline.auc,
+                        length_km,
+                        tau_days,
+                        fatality_weight,
+                        long_weight,
+                    ));
                 }
             }
         }
@@ -40,7 +63,13 @@ fn main() {
     // thresholds fall, not the AUC. Its alert statistics on the tuning period:
     println!("reference_intensity | alert days precision recall onsets alerted/all median lead (defaults otherwise)");
     for reference_intensity in [0.1, 0.2, 0.3, 0.5, 0.75, 1.0] {
-        let m = ThreatModel::new(events.clone(), ModelParams { reference_intensity, ..ModelParams::default() });
+        let m = ThreatModel::new(
+            events.clone(),
+            ModelParams {
+                reference_intensity,
+                ..ModelParams::default()
+            },
+        );
         let r = backtest(&m, &sites, &periods, &Default::default(), &rules);
         let p = &r.periods[0];
         let f1 = 2.0 * p.model.precision_at_alert * p.model.recall_at_alert

@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 use sallyport_core::{Site, SiteId};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKind, Source, day_date, day_number};
+use crate::event::{day_date, day_number, Event, EventKind, Source};
 
 /// Weights per event type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,7 +185,11 @@ impl SiteSeries {
     pub fn at(&self, day: NaiveDate) -> Option<&DayScore> {
         let first = self.days.first()?.day;
         let i = (day - first).num_days();
-        if i < 0 { None } else { self.days.get(i as usize) }
+        if i < 0 {
+            None
+        } else {
+            self.days.get(i as usize)
+        }
     }
 }
 
@@ -247,17 +251,26 @@ pub struct ThreatModel {
 const CELL_DEG: f64 = 0.5;
 
 fn cell(lat: f64, lon: f64) -> (i32, i32) {
-    ((lat / CELL_DEG).floor() as i32, (lon / CELL_DEG).floor() as i32)
+    (
+        (lat / CELL_DEG).floor() as i32,
+        (lon / CELL_DEG).floor() as i32,
+    )
 }
 
 impl ThreatModel {
     pub fn new(mut events: Vec<Event>, params: ModelParams) -> ThreatModel {
-        events.sort_by(|a, b| (a.date_end, a.source, &a.event_id).cmp(&(b.date_end, b.source, &b.event_id)));
+        events.sort_by(|a, b| {
+            (a.date_end, a.source, &a.event_id).cmp(&(b.date_end, b.source, &b.event_id))
+        });
         let mut grid: HashMap<(i32, i32), Vec<u32>> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
             grid.entry(cell(e.lat, e.lon)).or_default().push(i as u32);
         }
-        ThreatModel { params, events, grid }
+        ThreatModel {
+            params,
+            events,
+            grid,
+        }
     }
 
     pub fn params(&self) -> &ModelParams {
@@ -302,7 +315,8 @@ impl ThreatModel {
     }
 
     fn event_weight(&self, e: &Event) -> f64 {
-        self.params.kinds.get(e.kind) * (1.0 + self.params.fatality_weight * (1.0 + e.fatalities as f64).ln())
+        self.params.kinds.get(e.kind)
+            * (1.0 + self.params.fatality_weight * (1.0 + e.fatalities as f64).ln())
     }
 
     fn near(&self, site: &Site) -> Vec<Near> {
@@ -310,7 +324,8 @@ impl ThreatModel {
         let lam2 = p.length_km * p.length_km;
         // Largest location uncertainty of a locatable event (GED governorate level).
         let max_sigma = crate::event::uncertainty_km(Source::UcdpGed, 4);
-        let reach = (p.cutoff_sigmas * (lam2 + max_sigma * max_sigma).sqrt()).max(p.advance_radius_km);
+        let reach =
+            (p.cutoff_sigmas * (lam2 + max_sigma * max_sigma).sqrt()).max(p.advance_radius_km);
         let (slat, slon) = (site.position.lat(), site.position.lon());
         let coslat = slat.to_radians().cos();
         let mut out = Vec::new();
@@ -319,17 +334,28 @@ impl ThreatModel {
             if !e.locatable() {
                 continue;
             }
-            let Ok(ep) = sallyport_core::LatLon::new(e.lat, e.lon) else { continue };
+            let Ok(ep) = sallyport_core::LatLon::new(e.lat, e.lon) else {
+                continue;
+            };
             let d = site.position.distance_km(&ep);
             let s2 = lam2 + e.uncertainty_km().powi(2);
-            let k = if d <= p.cutoff_sigmas * s2.sqrt() { lam2 / s2 * (-(d * d) / (2.0 * s2)).exp() } else { 0.0 };
+            let k = if d <= p.cutoff_sigmas * s2.sqrt() {
+                lam2 / s2 * (-(d * d) / (2.0 * s2)).exp()
+            } else {
+                0.0
+            };
             let adv = (e.precisely_located() && d <= p.advance_radius_km).then(|| {
                 let x = (e.lon - slon).to_radians() * coslat * sallyport_core::geo::EARTH_RADIUS_KM;
                 let y = (e.lat - slat).to_radians() * sallyport_core::geo::EARTH_RADIUS_KM;
                 (x, y)
             });
             if k > 0.0 || adv.is_some() {
-                out.push(Near { event: i, known: e.known_day(), weight: self.event_weight(e) * k, adv });
+                out.push(Near {
+                    event: i,
+                    known: e.known_day(),
+                    weight: self.event_weight(e) * k,
+                    adv,
+                });
             }
         }
         out.sort_by_key(|n| (n.known, n.event));
@@ -343,8 +369,12 @@ impl ThreatModel {
         let near = self.near(site);
         let (d0, d1) = (day_number(from), day_number(to));
         let decay = |tau: f64| (-1.0 / tau).exp();
-        let (g, gf, gs, gl) =
-            (decay(p.tau_days), decay(p.tau_fast_days), decay(p.tau_slow_days), decay(p.long_tau_days));
+        let (g, gf, gs, gl) = (
+            decay(p.tau_days),
+            decay(p.tau_fast_days),
+            decay(p.tau_slow_days),
+            decay(p.long_tau_days),
+        );
         // Recursions start at the first relevant event (or d0) so that history is complete.
         let start = near.first().map_or(d0, |n| n.known.min(d0));
         let (mut i_main, mut i_fast, mut i_slow, mut i_long) = (0.0, 0.0, 0.0, 0.0);
@@ -393,13 +423,22 @@ impl ThreatModel {
                     day: day_date(d),
                     intensity,
                     rate: 1.0 + intensity / p.reference_intensity,
-                    trend: Trend { fast: i_fast, slow: i_slow, ratio, direction },
+                    trend: Trend {
+                        fast: i_fast,
+                        slow: i_slow,
+                        ratio,
+                        direction,
+                    },
                     advance,
                 });
             }
             d += 1;
         }
-        SiteSeries { site: site.id.clone(), site_name: site.name.clone(), days }
+        SiteSeries {
+            site: site.id.clone(),
+            site_name: site.name.clone(),
+            days,
+        }
     }
 
     /// [`ThreatModel::series`] for every site.
@@ -411,7 +450,11 @@ impl ThreatModel {
     pub fn contributors(&self, site: &Site, day: NaiveDate, n: usize) -> Vec<Contribution> {
         let p = &self.params;
         let d = day_number(day);
-        let longest = if p.long_weight > 0.0 { p.tau_days.max(p.long_tau_days) } else { p.tau_days };
+        let longest = if p.long_weight > 0.0 {
+            p.tau_days.max(p.long_tau_days)
+        } else {
+            p.tau_days
+        };
         let horizon = (longest * 12.0) as i64;
         let mut terms: Vec<(f64, &Event, f64)> = self
             .near(site)
@@ -420,14 +463,18 @@ impl ThreatModel {
             .map(|x| {
                 let e = &self.events[x.event as usize];
                 let age = (d - x.known) as f64;
-                let dist = sallyport_core::LatLon::new(e.lat, e.lon).map_or(f64::NAN, |q| site.position.distance_km(&q));
+                let dist = sallyport_core::LatLon::new(e.lat, e.lon)
+                    .map_or(f64::NAN, |q| site.position.distance_km(&q));
                 let time = (-age / p.tau_days).exp() / p.tau_days
                     + p.long_weight * (-age / p.long_tau_days).exp() / p.long_tau_days;
                 (x.weight * time, e, dist)
             })
             .collect();
         let total: f64 = terms.iter().map(|t| t.0).sum();
-        terms.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.event_id.cmp(&b.1.event_id)));
+        terms.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.event_id.cmp(&b.1.event_id))
+        });
         terms
             .into_iter()
             .take(n)
@@ -448,7 +495,13 @@ impl ThreatModel {
     }
 
     /// Assess one site on one day, with its top `n` contributing events.
-    pub fn assess(&self, site: &Site, day: NaiveDate, rules: &crate::AlertRules, n: usize) -> Assessment {
+    pub fn assess(
+        &self,
+        site: &Site,
+        day: NaiveDate,
+        rules: &crate::AlertRules,
+        n: usize,
+    ) -> Assessment {
         let s = self.series(site, day, day);
         let ds = s.days[0];
         Assessment {
@@ -465,8 +518,17 @@ impl ThreatModel {
     }
 
     /// [`ThreatModel::assess`] for every site.
-    pub fn assess_all(&self, sites: &[Site], day: NaiveDate, rules: &crate::AlertRules, n: usize) -> Vec<Assessment> {
-        sites.iter().map(|s| self.assess(s, day, rules, n)).collect()
+    pub fn assess_all(
+        &self,
+        sites: &[Site],
+        day: NaiveDate,
+        rules: &crate::AlertRules,
+        n: usize,
+    ) -> Vec<Assessment> {
+        sites
+            .iter()
+            .map(|s| self.assess(s, day, rules, n))
+            .collect()
     }
 }
 
@@ -486,7 +548,15 @@ struct Moments {
 impl Moments {
     /// One day passes: every age grows by 1 and every weight decays by `g`.
     fn age_one_day(&mut self, g: f64) {
-        let Moments { m, sa, saa, sx, sy, sxa, sya } = *self;
+        let Moments {
+            m,
+            sa,
+            saa,
+            sx,
+            sy,
+            sxa,
+            sya,
+        } = *self;
         *self = Moments {
             m: g * m,
             sa: g * (sa + m),
@@ -524,15 +594,31 @@ fn advance(fast: &Moments, slow: &Moments) -> Option<Advance> {
     // (nearly) one day give no direction of movement.
     let (vx, vy) = if var > 4.0 {
         let (mx, my) = (slow.sx / slow.m, slow.sy / slow.m);
-        (-(slow.sxa / slow.m - mx * a_slow) / var, -(slow.sya / slow.m - my * a_slow) / var)
+        (
+            -(slow.sxa / slow.m - mx * a_slow) / var,
+            -(slow.sya / slow.m - my * a_slow) / var,
+        )
     } else {
         (0.0, 0.0)
     };
     let a_fast = fast.sa / fast.m;
-    let (cx, cy) = (fast.sx / fast.m + vx * a_fast, fast.sy / fast.m + vy * a_fast);
+    let (cx, cy) = (
+        fast.sx / fast.m + vx * a_fast,
+        fast.sy / fast.m + vy * a_fast,
+    );
     let dist = (cx * cx + cy * cy).sqrt();
-    let approach = if dist > 1e-6 { -(vx * cx + vy * cy) / dist } else { 0.0 };
+    let approach = if dist > 1e-6 {
+        -(vx * cx + vy * cy) / dist
+    } else {
+        0.0
+    };
     let eta = (approach > 0.5).then(|| dist / approach);
     let bearing = cx.atan2(cy).to_degrees().rem_euclid(360.0);
-    Some(Advance { bearing_deg: bearing, distance_km: dist, approach_km_per_day: approach, eta_days: eta, events: fast.m })
+    Some(Advance {
+        bearing_deg: bearing,
+        distance_km: dist,
+        approach_km_per_day: approach,
+        eta_days: eta,
+        events: fast.m,
+    })
 }

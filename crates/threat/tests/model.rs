@@ -7,8 +7,8 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use sallyport_threat::alerts::levels;
 use sallyport_threat::model::Direction;
 use sallyport_threat::{
-    AlertRules, Change, Event, EventKind, Level, ModelParams, PriorityOptions, Source, ThreatModel, backtest,
-    forecast, parse_bytes, replay,
+    backtest, forecast, parse_bytes, replay, AlertRules, Change, Event, EventKind, Level,
+    ModelParams, PriorityOptions, Source, ThreatModel,
 };
 
 use common::*;
@@ -35,7 +35,10 @@ fn ev(id: &str, day: NaiveDate, lat: f64, lon: f64, geo_prec: u8, deaths: u32) -
 }
 
 fn real_model() -> ThreatModel {
-    ThreatModel::new(parse_bytes("ged", &ged_bytes()).events, ModelParams::default())
+    ThreatModel::new(
+        parse_bytes("ged", &ged_bytes()).events,
+        ModelParams::default(),
+    )
 }
 
 #[test]
@@ -43,9 +46,14 @@ fn no_look_ahead_later_events_never_change_earlier_scores() {
     let raqqa = site("raqqa");
     let all = parse_bytes("ged", &ged_bytes()).events;
     let cutoff = date(2017, 6, 1);
-    let before: Vec<Event> = all.iter().filter(|e| e.date_end <= cutoff).cloned().collect();
+    let before: Vec<Event> = all
+        .iter()
+        .filter(|e| e.date_end <= cutoff)
+        .cloned()
+        .collect();
     assert!(before.len() < all.len());
-    let a = ThreatModel::new(before, ModelParams::default()).series(&raqqa, date(2017, 1, 1), cutoff);
+    let a =
+        ThreatModel::new(before, ModelParams::default()).series(&raqqa, date(2017, 1, 1), cutoff);
     let b = ThreatModel::new(all, ModelParams::default()).series(&raqqa, date(2017, 1, 1), cutoff);
     assert_eq!(a, b);
     // And the later data does change the later scores (the test can fail).
@@ -61,12 +69,23 @@ fn province_level_event_is_spread_not_a_point() {
     let exact = ThreatModel::new(vec![ev("1", d, lat, lon, 1, 5)], ModelParams::default());
     let prov = ThreatModel::new(vec![ev("1", d, lat, lon, 4, 5)], ModelParams::default());
     let rules = AlertRules::default();
-    let (ie, ip) = (exact.assess(&site, d, &rules, 3).intensity, prov.assess(&site, d, &rules, 3).intensity);
+    let (ie, ip) = (
+        exact.assess(&site, d, &rules, 3).intensity,
+        prov.assess(&site, d, &rules, 3).intensity,
+    );
     assert!(ie > 3.0 * ip && ip > 0.0, "exact {ie} vs province {ip}");
     // 150 km away the province-level event reaches further than an exact one.
-    let far = ThreatModel::new(vec![ev("1", d, lat + 1.35, lon, 1, 5)], ModelParams::default());
-    let far_prov = ThreatModel::new(vec![ev("1", d, lat + 1.35, lon, 4, 5)], ModelParams::default());
-    assert!(far_prov.assess(&site, d, &rules, 3).intensity > far.assess(&site, d, &rules, 3).intensity);
+    let far = ThreatModel::new(
+        vec![ev("1", d, lat + 1.35, lon, 1, 5)],
+        ModelParams::default(),
+    );
+    let far_prov = ThreatModel::new(
+        vec![ev("1", d, lat + 1.35, lon, 4, 5)],
+        ModelParams::default(),
+    );
+    assert!(
+        far_prov.assess(&site, d, &rules, 3).intensity > far.assess(&site, d, &rules, 3).intensity
+    );
 }
 
 #[test]
@@ -78,13 +97,23 @@ fn contributors_explain_the_score() {
     assert_eq!(a.contributors.len(), 10);
     let shares: f64 = a.contributors.iter().map(|c| c.share).sum();
     assert!(shares > 0.0 && shares <= 1.0 + 1e-9);
-    assert!(a.contributors.windows(2).all(|w| w[0].intensity >= w[1].intensity));
+    assert!(a
+        .contributors
+        .windows(2)
+        .all(|w| w[0].intensity >= w[1].intensity));
     let top = &a.contributors[0];
-    assert!(top.distance_km < 60.0 && top.date_end <= date(2017, 7, 15), "{top:?}");
+    assert!(
+        top.distance_km < 60.0 && top.date_end <= date(2017, 7, 15),
+        "{top:?}"
+    );
     // The contributions add up to the intensity when all are listed.
     let all = m.contributors(&site("raqqa"), date(2017, 7, 15), 100_000);
     let sum: f64 = all.iter().map(|c| c.intensity).sum();
-    assert!((sum - a.intensity).abs() / a.intensity < 0.02, "{sum} vs {}", a.intensity);
+    assert!(
+        (sum - a.intensity).abs() / a.intensity < 0.02,
+        "{sum} vs {}",
+        a.intensity
+    );
 }
 
 #[test]
@@ -97,7 +126,14 @@ fn trend_and_advance_of_approaching_fighting() {
     for k in 0..40 {
         let km = 100.0 - 2.0 * k as f64;
         for j in 0..3 {
-            evs.push(ev(&format!("{k}-{j}"), start + Duration::days(k), lat + km / 111.0, lon + 0.01 * j as f64, 1, 2));
+            evs.push(ev(
+                &format!("{k}-{j}"),
+                start + Duration::days(k),
+                lat + km / 111.0,
+                lon + 0.01 * j as f64,
+                1,
+                2,
+            ));
         }
     }
     let m = ThreatModel::new(evs, ModelParams::default());
@@ -105,7 +141,10 @@ fn trend_and_advance_of_approaching_fighting() {
     let last = s.days.last().unwrap();
     assert_eq!(last.trend.direction, Direction::Rising, "{:?}", last.trend);
     let adv = last.advance.expect("advance estimated");
-    assert!(adv.bearing_deg < 15.0 || adv.bearing_deg > 345.0, "from the north: {adv:?}");
+    assert!(
+        adv.bearing_deg < 15.0 || adv.bearing_deg > 345.0,
+        "from the north: {adv:?}"
+    );
     assert!((1.0..3.0).contains(&adv.approach_km_per_day), "{adv:?}");
     let eta = adv.eta_days.unwrap();
     assert!(eta > 5.0 && eta < 40.0, "{adv:?}");
@@ -114,12 +153,30 @@ fn trend_and_advance_of_approaching_fighting() {
     for k in 0..40 {
         let km = 20.0 + 2.0 * k as f64;
         for j in 0..3 {
-            away.push(ev(&format!("{k}-{j}"), start + Duration::days(k), lat - km / 111.0, lon, 1, 2));
+            away.push(ev(
+                &format!("{k}-{j}"),
+                start + Duration::days(k),
+                lat - km / 111.0,
+                lon,
+                1,
+                2,
+            ));
         }
     }
     let m = ThreatModel::new(away, ModelParams::default());
-    let adv = m.series(&site, start + Duration::days(39), start + Duration::days(39)).days[0].advance.unwrap();
-    assert!(adv.approach_km_per_day < 0.0 && adv.eta_days.is_none(), "{adv:?}");
+    let adv = m
+        .series(
+            &site,
+            start + Duration::days(39),
+            start + Duration::days(39),
+        )
+        .days[0]
+        .advance
+        .unwrap();
+    assert!(
+        adv.approach_km_per_day < 0.0 && adv.eta_days.is_none(),
+        "{adv:?}"
+    );
 }
 
 #[test]
@@ -128,20 +185,40 @@ fn hysteresis_stops_flapping() {
     let site = site("derik");
     let (lat, lon) = (site.position.lat(), site.position.lon());
     let start = date(2019, 1, 1);
-    let evs: Vec<Event> =
-        (0..120).step_by(2).map(|k| ev(&k.to_string(), start + Duration::days(k), lat, lon, 1, 0)).collect();
+    let evs: Vec<Event> = (0..120)
+        .step_by(2)
+        .map(|k| ev(&k.to_string(), start + Duration::days(k), lat, lon, 1, 0))
+        .collect();
     let m = ThreatModel::new(evs, ModelParams::default());
     let s = m.series(&site, start, start + Duration::days(119));
     let steady: Vec<f64> = s.days[60..].iter().map(|d| d.rate).collect();
-    let (lo, hi) = steady.iter().fold((f64::MAX, f64::MIN), |(a, b), r| (a.min(*r), b.max(*r)));
+    let (lo, hi) = steady
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), r| (a.min(*r), b.max(*r)));
     // Put the high threshold inside the oscillation band.
-    let rules = AlertRules { high: (lo + hi) / 2.0, elevated: 1.5, critical: hi * 5.0, ..AlertRules::default() };
-    let raw_crossings = steady.windows(2).filter(|w| (w[0] >= rules.high) != (w[1] >= rules.high)).count();
-    assert!(raw_crossings > 20, "the raw rate crosses the threshold often: {raw_crossings}");
+    let rules = AlertRules {
+        high: (lo + hi) / 2.0,
+        elevated: 1.5,
+        critical: hi * 5.0,
+        ..AlertRules::default()
+    };
+    let raw_crossings = steady
+        .windows(2)
+        .filter(|w| (w[0] >= rules.high) != (w[1] >= rules.high))
+        .count();
+    assert!(
+        raw_crossings > 20,
+        "the raw rate crosses the threshold often: {raw_crossings}"
+    );
     let (_, changes) = levels(&s, &rules);
-    let late: Vec<_> = changes.iter().filter(|a| a.day >= start + Duration::days(60)).collect();
+    let late: Vec<_> = changes
+        .iter()
+        .filter(|a| a.day >= start + Duration::days(60))
+        .collect();
     assert!(late.is_empty(), "no flapping once steady: {late:?}");
-    assert!(changes.iter().any(|a| a.level == Level::High && a.change == Change::Raised));
+    assert!(changes
+        .iter()
+        .any(|a| a.level == Level::High && a.change == Change::Raised));
     // When the fighting stops, the alert is lowered, once.
     let s = m.series(&site, start, start + Duration::days(250));
     let (_, changes) = levels(&s, &rules);
@@ -153,12 +230,34 @@ fn hysteresis_stops_flapping() {
 fn alerts_name_site_cause_and_events() {
     let m = real_model();
     let sites = origins();
-    let alerts = sallyport_threat::alerts::alerts(&m, &sites, date(2017, 5, 1), date(2017, 8, 1), &AlertRules::default(), 5);
+    let alerts = sallyport_threat::alerts::alerts(
+        &m,
+        &sites,
+        date(2017, 5, 1),
+        date(2017, 8, 1),
+        &AlertRules::default(),
+        5,
+    );
     // A window opening in the middle of the battle for Raqqa: the level in
     // force is carried in, not re-raised from "low" on the first day.
-    assert!(!alerts.iter().any(|a| a.site.as_str() == "raqqa" && a.day == date(2017, 5, 1)), "{alerts:?}");
-    let early = sallyport_threat::alerts::alerts(&m, &sites, date(2016, 6, 1), date(2017, 8, 1), &AlertRules::default(), 5);
-    let raqqa: Vec<_> = early.iter().filter(|a| a.site.as_str() == "raqqa" && a.change == Change::Raised).collect();
+    assert!(
+        !alerts
+            .iter()
+            .any(|a| a.site.as_str() == "raqqa" && a.day == date(2017, 5, 1)),
+        "{alerts:?}"
+    );
+    let early = sallyport_threat::alerts::alerts(
+        &m,
+        &sites,
+        date(2016, 6, 1),
+        date(2017, 8, 1),
+        &AlertRules::default(),
+        5,
+    );
+    let raqqa: Vec<_> = early
+        .iter()
+        .filter(|a| a.site.as_str() == "raqqa" && a.change == Change::Raised)
+        .collect();
     assert!(!raqqa.is_empty());
     for a in raqqa {
         assert!(a.cause.contains("rate"), "{}", a.cause);
@@ -180,7 +279,10 @@ fn planner_form_forecast_and_replay() {
     assert_eq!(raqqa.rates.len(), 21);
     assert_eq!(raqqa.rates[1].0 - raqqa.rates[0].0, Duration::days(1));
     assert!(raqqa.rates.iter().all(|r| r.1.is_finite() && r.1 >= 1.0));
-    assert!(raqqa.deadline.is_some(), "Raqqa in June 2017 needs a deadline: {raqqa:?}");
+    assert!(
+        raqqa.deadline.is_some(),
+        "Raqqa in June 2017 needs a deadline: {raqqa:?}"
+    );
     let baghdad = &f.sites[&site("baghdad").id];
     assert!(baghdad.rates.iter().all(|r| r.1 == 1.0) && baghdad.deadline.is_none());
     let daily = f.daily_rates();
@@ -188,21 +290,33 @@ fn planner_form_forecast_and_replay() {
     let json = serde_json::to_string(&f).unwrap();
     let back: sallyport_threat::PlannerThreat = serde_json::from_str(&json).unwrap();
     // serde_json's default float parser may differ from the written value in the last bit.
-    assert_eq!((&back.unit, &back.basis, back.deadlines()), (&f.unit, &f.basis, f.deadlines()));
+    assert_eq!(
+        (&back.unit, &back.basis, back.deadlines()),
+        (&f.unit, &f.basis, f.deadlines())
+    );
     for (id, s) in &f.sites {
         let b = &back.sites[id];
         assert_eq!(b.rates.len(), s.rates.len());
         for (x, y) in b.rates.iter().zip(&s.rates) {
-            assert!(x.0 == y.0 && (x.1 - y.1).abs() <= 1e-12 * y.1, "{id:?}: {x:?} vs {y:?}");
+            assert!(
+                x.0 == y.0 && (x.1 - y.1).abs() <= 1e-12 * y.1,
+                "{id:?}: {x:?} vs {y:?}"
+            );
         }
     }
     // Replay: rates are the historical daily ones, labelled as such.
     let r = replay(&m, &sc.sites, date(2017, 6, 5), first, 21, &rules, &opts);
     let hist = m.series(&site("raqqa"), date(2017, 6, 5), date(2017, 6, 25));
-    let rr: Vec<f64> = r.sites[&site("raqqa").id].rates.iter().map(|x| x.1).collect();
+    let rr: Vec<f64> = r.sites[&site("raqqa").id]
+        .rates
+        .iter()
+        .map(|x| x.1)
+        .collect();
     assert_eq!(rr, hist.days.iter().map(|d| d.rate).collect::<Vec<_>>());
     match &r.basis {
-        sallyport_threat::priority::Basis::Replay { label, .. } => assert!(label.contains("REPLAY") && label.contains("2017-06-05")),
+        sallyport_threat::priority::Basis::Replay { label, .. } => {
+            assert!(label.contains("REPLAY") && label.contains("2017-06-05"))
+        }
         b => panic!("{b:?}"),
     }
 }
@@ -210,21 +324,45 @@ fn planner_form_forecast_and_replay() {
 #[test]
 fn backtest_beats_the_baseline_on_the_tuning_period() {
     let m = real_model();
-    let periods = [("2016-2017".to_string(), date(2016, 3, 1), date(2017, 12, 31))];
-    let r = backtest(&m, &origins(), &periods, &Default::default(), &AlertRules::default());
+    let periods = [(
+        "2016-2017".to_string(),
+        date(2016, 3, 1),
+        date(2017, 12, 31),
+    )];
+    let r = backtest(
+        &m,
+        &origins(),
+        &periods,
+        &Default::default(),
+        &AlertRules::default(),
+    );
     let p = &r.periods[0];
     assert_eq!(p.site_days, 7 * 671);
     assert!(p.positives > 0 && p.positives < p.site_days);
     assert!(p.model.auc > 0.5 && p.model.auc <= 1.0, "{p:?}");
-    assert!(p.model.auc > p.baseline.auc, "model {} vs baseline {}", p.model.auc, p.baseline.auc);
+    assert!(
+        p.model.auc > p.baseline.auc,
+        "model {} vs baseline {}",
+        p.model.auc,
+        p.baseline.auc
+    );
 }
 
 #[test]
 fn roc_auc_is_right_on_known_cases() {
     use sallyport_threat::backtest::roc_auc;
-    assert_eq!(roc_auc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]), 1.0);
-    assert_eq!(roc_auc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]), 0.0);
-    assert_eq!(roc_auc(&[1.0, 1.0, 1.0, 1.0], &[false, true, false, true]), 0.5);
+    assert_eq!(
+        roc_auc(&[0.1, 0.2, 0.8, 0.9], &[false, false, true, true]),
+        1.0
+    );
+    assert_eq!(
+        roc_auc(&[0.9, 0.8, 0.2, 0.1], &[false, false, true, true]),
+        0.0
+    );
+    assert_eq!(
+        roc_auc(&[1.0, 1.0, 1.0, 1.0], &[false, true, false, true]),
+        0.5
+    );
     assert!((roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]) - 0.75).abs() < 1e-12);
     assert!(roc_auc(&[1.0, 2.0], &[true, true]).is_nan());
 }
@@ -237,16 +375,28 @@ fn long_memory_component_follows_its_formula() {
     let evs = vec![ev("1", d0, lat, lon, 1, 0)];
     let rules = AlertRules::default();
     let later = d0 + Duration::days(120);
-    let short = ThreatModel::new(evs.clone(), ModelParams::default()).assess(&site, later, &rules, 1);
-    let p = ModelParams { long_weight: 1.5, ..ModelParams::default() };
+    let short =
+        ThreatModel::new(evs.clone(), ModelParams::default()).assess(&site, later, &rules, 1);
+    let p = ModelParams {
+        long_weight: 1.5,
+        ..ModelParams::default()
+    };
     let long = ThreatModel::new(evs, p.clone()).assess(&site, later, &rules, 1);
     // A zero-death state-based event at the site weighs λ²/(λ²+σ²), σ its location uncertainty.
     let sigma = sallyport_threat::event::uncertainty_km(Source::UcdpGed, 1);
     let k = p.length_km.powi(2) / (p.length_km.powi(2) + sigma * sigma);
     let expect_short = k * (-120.0 / p.tau_days).exp() / p.tau_days;
     let expect_long = expect_short + k * 1.5 * (-120.0 / p.long_tau_days).exp() / p.long_tau_days;
-    assert!((short.intensity - expect_short).abs() < 1e-9 * expect_short, "{} vs {expect_short}", short.intensity);
-    assert!((long.intensity - expect_long).abs() < 1e-9 * expect_long, "{} vs {expect_long}", long.intensity);
+    assert!(
+        (short.intensity - expect_short).abs() < 1e-9 * expect_short,
+        "{} vs {expect_short}",
+        short.intensity
+    );
+    assert!(
+        (long.intensity - expect_long).abs() < 1e-9 * expect_long,
+        "{} vs {expect_long}",
+        long.intensity
+    );
     // The contributors add up to the intensity with the long component too.
     assert!((long.contributors[0].intensity - long.intensity).abs() < 1e-3 * long.intensity);
 }
@@ -258,10 +408,18 @@ fn default_periods_split_tuning_from_held_out() {
     let p = default_periods(date(2016, 1, 1), date(2019, 12, 1), &cfg).unwrap();
     assert_eq!(p.len(), 3);
     assert_eq!((p[0].1, p[0].2), (date(2016, 3, 1), date(2019, 11, 1)));
-    assert_eq!((p[1].1, p[1].2), (date(2016, 3, 1), split_day() - Duration::days(1)));
+    assert_eq!(
+        (p[1].1, p[1].2),
+        (date(2016, 3, 1), split_day() - Duration::days(1))
+    );
     assert_eq!((p[2].1, p[2].2), (split_day(), date(2019, 11, 1)));
     // Data entirely after the split: one period; too short: a clear error.
-    assert_eq!(default_periods(date(2020, 1, 1), date(2021, 1, 1), &cfg).unwrap().len(), 1);
+    assert_eq!(
+        default_periods(date(2020, 1, 1), date(2021, 1, 1), &cfg)
+            .unwrap()
+            .len(),
+        1
+    );
     let e = default_periods(date(2020, 1, 1), date(2020, 3, 1), &cfg).unwrap_err();
     assert!(e.contains("not enough history"), "{e}");
 }
@@ -276,23 +434,47 @@ fn plot_draws_the_series_with_the_level_carried_in() {
     let rules = AlertRules::default();
     for name in ["r.svg", "r.png"] {
         let path = dir.path().join(name);
-        let alerts = sallyport_threat::plot::plot(&path, &series, date(2017, 5, 1), &rules, "").unwrap();
+        let alerts =
+            sallyport_threat::plot::plot(&path, &series, date(2017, 5, 1), &rules, "").unwrap();
         // Critical since 2016 (carried in, not re-raised on the first day); lowered after the city fell.
         assert!(alerts.iter().all(|a| a.day >= date(2017, 5, 1)));
-        assert!(!alerts.iter().any(|a| a.day == date(2017, 5, 1)), "{alerts:?}");
-        assert!(alerts.iter().any(|a| a.change == Change::Lowered && a.day > date(2017, 10, 1)), "{alerts:?}");
+        assert!(
+            !alerts.iter().any(|a| a.day == date(2017, 5, 1)),
+            "{alerts:?}"
+        );
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a.change == Change::Lowered && a.day > date(2017, 10, 1)),
+            "{alerts:?}"
+        );
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.len() > 10_000, "{name}: {} bytes", bytes.len());
         if name.ends_with("svg") {
             let text = String::from_utf8(bytes).unwrap();
-            assert!(text.contains("Raqqa central prison") && text.contains("2017-05-01 to 2018-06-01"));
+            assert!(
+                text.contains("Raqqa central prison") && text.contains("2017-05-01 to 2018-06-01")
+            );
         } else {
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         }
     }
-    let e = sallyport_threat::plot::plot(&dir.path().join("no/such/dir.png"), &series, date(2017, 5, 1), &rules, "")
-        .unwrap_err();
+    let e = sallyport_threat::plot::plot(
+        &dir.path().join("no/such/dir.png"),
+        &series,
+        date(2017, 5, 1),
+        &rules,
+        "",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("no/such/dir.png"), "{e}");
-    let e = sallyport_threat::plot::plot(&dir.path().join("x.png"), &series, date(2019, 1, 1), &rules, "").unwrap_err();
+    let e = sallyport_threat::plot::plot(
+        &dir.path().join("x.png"),
+        &series,
+        date(2019, 1, 1),
+        &rules,
+        "",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("nothing to plot"), "{e}");
 }

@@ -23,7 +23,9 @@ pub fn ged_bytes() -> Vec<u8> {
 /// CSV record (fields with embedded newlines stay quoted).
 pub fn ged_head(n: usize) -> (String, Vec<String>) {
     let bytes = ged_bytes();
-    let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(&bytes[..]);
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&bytes[..]);
     let mut out = Vec::new();
     for rec in r.byte_records().take(n + 1) {
         let rec = rec.unwrap();
@@ -48,7 +50,8 @@ pub fn csv_file(header: &str, rows: &[String]) -> Vec<u8> {
 }
 
 pub fn scenario() -> Scenario {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
     let s: Scenario = toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     s.validate().unwrap();
     s
@@ -59,7 +62,11 @@ pub fn sites() -> Vec<Site> {
 }
 
 pub fn origins() -> Vec<Site> {
-    scenario().sites.into_iter().filter(|s| s.kind.is_origin()).collect()
+    scenario()
+        .sites
+        .into_iter()
+        .filter(|s| s.kind.is_origin())
+        .collect()
 }
 
 pub fn site(id: &str) -> Site {
@@ -71,11 +78,16 @@ pub fn site(id: &str) -> Site {
 pub fn set_field(header: &str, line: &str, col: &str, value: &str) -> String {
     let h: Vec<&str> = header.split(',').collect();
     let i = h.iter().position(|c| *c == col).unwrap();
-    let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes());
     let rec = r.records().next().unwrap().unwrap();
     let mut fields: Vec<String> = rec.iter().map(str::to_string).collect();
     fields[i] = value.to_string();
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&fields).unwrap();
-    String::from_utf8(w.into_inner().unwrap()).unwrap().trim_end().to_string()
+    String::from_utf8(w.into_inner().unwrap())
+        .unwrap()
+        .trim_end()
+        .to_string()
 }
