@@ -59,10 +59,13 @@ struct Loaded {
     actions: Vec<Entity>,
     /// The policies whose action scope can match each action: Cedar never
     /// satisfies (nor errors on) a policy whose scope does not match, so the
-    /// slice decides exactly as the whole set does, faster.
+    /// slice decides exactly as the whole set does, faster. Inside a slice the
+    /// action scope is always true, so it is dropped (`action` alone): Cedar
+    /// would otherwise rebuild an `action in [...]` list on every request.
     by_action: HashMap<&'static str, PolicySet>,
-    /// Principal entities (agency, user) by principal and scopes.
-    principals: Bounded<PrincipalKey, Arc<[Entity; 2]>>,
+    /// Each principal's entity store (its agency, its user and `actions`) by
+    /// principal and scopes; a request adds only its record to a copy.
+    principals: Bounded<PrincipalKey, Arc<Entities>>,
     policies: PolicySet,
     reasons: HashMap<String, String>,
     source: String,
@@ -251,7 +254,8 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
                 ActionConstraint::In(groups) => groups.iter().any(|g| within.contains(g)),
             };
             if applies {
-                slice.add(p.clone()).map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
+                let unscoped = any_action(p).map_err(|message| PolicyError::Parse { path: policy_path.to_path_buf(), message })?;
+                slice.add(unscoped).map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
             }
         }
         by_action.insert(name, slice);
@@ -268,6 +272,18 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
         sha256,
         memo: Bounded::new(MEMO_LIMIT),
     })
+}
+
+/// `p` with its action scope widened to every action (same id, annotations,
+/// principal and resource scopes and conditions), for a slice of one action
+/// whose scope `p` already matches.
+fn any_action(p: &cedar_policy::Policy) -> Result<cedar_policy::Policy, String> {
+    if matches!(p.action_constraint(), ActionConstraint::Any) {
+        return Ok(p.clone());
+    }
+    let mut est = p.to_json().map_err(|e| format!("policy {}: {e}", p.id()))?;
+    est["action"] = serde_json::json!({ "op": "All" });
+    cedar_policy::Policy::from_json(Some(p.id().clone()), est).map_err(|e| format!("policy {}: {e}", p.id()))
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `src`.
@@ -322,8 +338,14 @@ fn render(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn uid(ty: &str, id: &str) -> EntityUid {
-    // Type names are constants of this module and always parse.
-    let ty = EntityTypeName::from_str(ty).unwrap_or_else(|_| unreachable_type(ty));
+    // The four type names are parsed once; any other is parsed on the spot.
+    static PARSED: std::sync::OnceLock<[(&str, EntityTypeName); 4]> = std::sync::OnceLock::new();
+    let parse = |ty: &str| EntityTypeName::from_str(ty).unwrap_or_else(|_| unreachable_type(ty));
+    let known = PARSED.get_or_init(|| [AGENCY, USER, RECORD, ACTION].map(|t| (t, parse(t))));
+    let ty = match known.iter().find(|(t, _)| *t == ty) {
+        Some((_, name)) => name.clone(),
+        None => parse(ty),
+    };
     EntityUid::from_type_name_and_id(ty, EntityId::new(id))
 }
 
@@ -473,17 +495,20 @@ impl Authorizer {
         d
     }
 
-    /// The agency and user entities of `principal` (built once per policy version).
+    /// The entity store of `principal`: its agency and user entities and the
+    /// grouped actions (built once per policy version).
     fn principal_entities(
         &self,
         loaded: &Loaded,
         principal: &Principal,
         scopes: Option<&BTreeSet<String>>,
-    ) -> Result<Arc<[Entity; 2]>, PolicyError> {
+    ) -> Result<Arc<Entities>, PolicyError> {
         if let Some(e) = loaded.principals.get(&PrincipalRef(principal, scopes)) {
             return Ok(e);
         }
-        let built = Arc::new([agency_entity(principal)?, user_entity(principal, scopes)?]);
+        let mut entities = loaded.actions.clone();
+        entities.extend([agency_entity(principal)?, user_entity(principal, scopes)?]);
+        let built = Arc::new(Entities::from_entities(entities, None).map_err(|e| req_err(&e))?);
         loaded.principals.insert(PrincipalKey(principal.clone(), scopes.cloned()), built.clone());
         Ok(built)
     }
@@ -498,9 +523,9 @@ impl Authorizer {
     ) -> Result<Decision, PolicyError> {
         // No per-call schema checks here: `compile` proved that what the
         // builders below make conforms to the schema (`check_conformance`).
-        let mut entities: Vec<Entity> = loaded.actions.clone();
-        entities.extend(self.principal_entities(loaded, principal, scopes)?.iter().cloned());
-        entities.push(record_entity(resource)?);
+        let entities = Entities::clone(&*self.principal_entities(loaded, principal, scopes)?)
+            .add_entities([record_entity(resource)?], None)
+            .map_err(|e| req_err(&e))?;
         let request = Request::new(
             uid(USER, &principal.user),
             uid(ACTION, action.name()),
@@ -509,7 +534,6 @@ impl Authorizer {
             None,
         )
         .map_err(|e| req_err(&e))?;
-        let entities = Entities::from_entities(entities, None).map_err(|e| req_err(&e))?;
         let policies = loaded.by_action.get(action.name()).unwrap_or(&loaded.policies);
         let response = self.engine.is_authorized(&request, policies, &entities);
         let errors: Vec<String> =

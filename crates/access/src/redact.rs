@@ -16,6 +16,7 @@
 //! handful of decisions plus hash lookups that allocate nothing. Records whose whole-record label is denied
 //! are dropped, so counts (`len()` of the result) never include hidden records.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -51,23 +52,29 @@ pub struct Redacted {
 /// A person as the policy lets a reader see them.
 pub type RedactedPerson = Redacted;
 
-fn segments(ptr: &str) -> Vec<String> {
-    let unescape = |s: &str| if s.contains('~') { s.replace("~1", "/").replace("~0", "~") } else { s.to_string() };
-    ptr.split('/').skip(1).map(unescape).collect()
+/// The unescaped segments of JSON pointer `ptr` (RFC 6901); borrowed unless escaped.
+fn segments(ptr: &str) -> Vec<Cow<'_, str>> {
+    ptr.split('/')
+        .skip(1)
+        .map(|s| if s.contains('~') { Cow::Owned(s.replace("~1", "/").replace("~0", "~")) } else { Cow::Borrowed(s) })
+        .collect()
 }
 
-/// Remove the value at JSON pointer `ptr`, if present.
-fn remove_at(value: &mut Value, ptr: &str) {
-    let segs = segments(ptr);
+fn index(seg: &str) -> Option<usize> {
+    seg.parse::<usize>().ok()
+}
+
+/// Remove the value at the pointer with segments `segs`, if present.
+fn remove_at(value: &mut Value, segs: &[Cow<'_, str>]) {
     let Some((last, parents)) = segs.split_last() else { return };
     let mut cur = value;
     for s in parents {
         cur = match cur {
-            Value::Object(m) => match m.get_mut(s) {
+            Value::Object(m) => match m.get_mut(s.as_ref()) {
                 Some(v) => v,
                 None => return,
             },
-            Value::Array(a) => match s.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+            Value::Array(a) => match index(s).and_then(|i| a.get_mut(i)) {
                 Some(v) => v,
                 None => return,
             },
@@ -76,74 +83,76 @@ fn remove_at(value: &mut Value, ptr: &str) {
     }
     match cur {
         Value::Object(m) => {
-            m.remove(last);
+            m.remove(last.as_ref());
         }
         Value::Array(a) => {
-            if let Ok(i) = last.parse::<usize>() {
-                if i < a.len() {
-                    a.remove(i);
-                }
+            if let Some(i) = index(last).filter(|&i| i < a.len()) {
+                a.remove(i);
             }
         }
         _ => {}
     }
 }
 
-/// Sort key putting deeper and later pointers first, numerically for array indices,
-/// so removing one part never shifts another still to be removed.
-fn removal_order(ptr: &str) -> Vec<(u8, usize, String)> {
-    segments(ptr)
-        .into_iter()
-        .map(|s| match s.parse::<usize>() {
-            Ok(n) => (0, n, String::new()),
-            Err(_) => (1, 0, s),
-        })
-        .collect()
+/// Removal order of two pointers' segments: deeper and later first, array
+/// indices numerically, so removing one part never shifts another still to be removed.
+fn removal_order(a: &[Cow<'_, str>], b: &[Cow<'_, str>]) -> std::cmp::Ordering {
+    let key = |s: &Cow<'_, str>| match index(s) {
+        Some(n) => (0u8, n, ""),
+        None => (1u8, 0, ""),
+    };
+    for (x, y) in a.iter().zip(b) {
+        let o = key(x).cmp(&key(y)).then_with(|| x.cmp(y));
+        if o.is_ne() {
+            return o.reverse();
+        }
+    }
+    b.len().cmp(&a.len())
 }
 
 /// Where `ptr` points after the array elements at `denied` have been removed.
-fn shift_pointer(ptr: String, denied: &[Vec<String>]) -> String {
-    if !ptr.split('/').any(|s| s.parse::<usize>().is_ok()) {
+fn shift_pointer(ptr: String, denied: &[Vec<Cow<'_, str>>]) -> String {
+    if !ptr.split('/').any(|s| index(s).is_some()) {
         return ptr; // no array index to shift
     }
     let segs = segments(&ptr);
-    let mut out = segs.clone();
-    for k in 0..segs.len() {
-        let Ok(idx) = segs[k].parse::<usize>() else { continue };
-        let removed_before = denied
-            .iter()
-            .filter(|d| d.len() == k + 1 && d[..k] == segs[..k] && d[k].parse::<usize>().is_ok_and(|j| j < idx))
-            .count();
-        out[k] = (idx - removed_before).to_string();
+    let mut out = String::with_capacity(ptr.len());
+    for (k, seg) in segs.iter().enumerate() {
+        out.push('/');
+        match index(seg) {
+            Some(idx) => {
+                let removed_before = denied
+                    .iter()
+                    .filter(|d| d.len() == k + 1 && d[..k] == segs[..k] && index(&d[k]).is_some_and(|j| j < idx))
+                    .count();
+                out.push_str(&(idx - removed_before).to_string());
+            }
+            None => out.push_str(&seg.replace('~', "~0").replace('/', "~1")),
+        }
     }
-    if out.is_empty() {
-        return String::new();
-    }
-    out.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
+    out
 }
 
-/// The redacted record: every denied part removed from `value` (pointers
-/// ordered deepest and last first), the visible parts' marks re-pointed.
-fn finish(kind: String, id: String, mut value: Value, markings: BTreeMap<String, String>, denied: &[String]) -> Redacted {
-    for ptr in denied {
-        remove_at(&mut value, ptr);
-    }
-    Redacted { kind, id, value, markings: repoint(markings, denied) }
-}
-
-/// A visible part nested in a removed one is gone too: drop its marking;
-/// re-point the others past removed array elements.
-fn repoint(markings: BTreeMap<String, String>, denied: &[String]) -> BTreeMap<String, String> {
+/// The redacted record: every denied part removed from `value` (deepest and
+/// last first), the visible parts' marks re-pointed.
+fn finish(kind: String, id: String, mut value: Value, mut markings: BTreeMap<String, String>, denied: &[&str]) -> Redacted {
     if denied.is_empty() {
-        return markings;
+        return Redacted { kind, id, value, markings };
     }
+    let mut segs: Vec<Vec<Cow<'_, str>>> = denied.iter().map(|d| segments(d)).collect();
+    segs.sort_by(|a, b| removal_order(a, b));
+    for s in &segs {
+        remove_at(&mut value, s);
+    }
+    // A visible part nested in a removed one is gone too: drop its marking;
+    // re-point the others past removed array elements.
     let inside = |ptr: &str, d: &str| ptr.strip_prefix(d).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-    let denied_segs: Vec<Vec<String>> = denied.iter().map(|d| segments(d)).collect();
-    markings
-        .into_iter()
-        .filter(|(ptr, _)| ptr.is_empty() || !denied.iter().any(|d| inside(ptr, d)))
-        .map(|(ptr, m)| (shift_pointer(ptr, &denied_segs), m))
-        .collect()
+    markings.retain(|ptr, _| ptr.is_empty() || !denied.iter().any(|d| inside(ptr, d)));
+    let shifts = segs.iter().any(|d| d.last().is_some_and(|s| index(s).is_some()));
+    if shifts {
+        markings = markings.into_iter().map(|(ptr, m)| (shift_pointer(ptr, &segs), m)).collect();
+    }
+    Redacted { kind, id, value, markings }
 }
 
 /// A marking class: everything the Cedar resource carries except the record id.
@@ -231,35 +240,40 @@ impl<'a> Filter<'a> {
 
     /// Redact one record; `None` if the reader may not see it at all.
     pub fn redact(&mut self, rec: &MarkedRecord) -> Option<Redacted> {
-        let (markings, denied) = self.plan(rec)?;
+        let (markings, denied) = self.plan(&rec.kind, &rec.label, &rec.parts, rec.legal_hold)?;
         Some(finish(rec.kind.clone(), rec.id.clone(), rec.value.clone(), markings, &denied))
     }
 
     /// Redact one record the caller owns, without copying its value.
     pub fn redact_owned(&mut self, rec: MarkedRecord) -> Option<Redacted> {
-        let (markings, denied) = self.plan(&rec)?;
-        let MarkedRecord { kind, id, value, .. } = rec;
+        let MarkedRecord { kind, id, value, label, parts, legal_hold } = rec;
+        let (markings, denied) = self.plan(&kind, &label, &parts, legal_hold)?;
         Some(finish(kind, id, value, markings, &denied))
     }
 
-    /// What to show of `rec`: the portion marks of its visible parts and the
-    /// pointers of its denied parts (deepest and last first); `None` if hidden.
-    fn plan(&mut self, rec: &MarkedRecord) -> Option<(BTreeMap<String, String>, Vec<String>)> {
-        let whole = self.class(&rec.kind, "*", &rec.label, rec.legal_hold);
+    /// What to show of a record: the portion marks of its visible parts and the
+    /// pointers of its denied parts; `None` if the record is hidden.
+    fn plan<'p>(
+        &mut self,
+        kind: &str,
+        label: &Label,
+        parts: &'p BTreeMap<String, (String, Label)>,
+        legal_hold: bool,
+    ) -> Option<(BTreeMap<String, String>, Vec<&'p str>)> {
+        let whole = self.class(kind, "*", label, legal_hold);
         if !whole.decision.allowed {
             return None;
         }
         let mut markings: BTreeMap<String, String> = BTreeMap::from([(String::new(), whole.portion.clone())]);
-        let mut denied: Vec<String> = Vec::new();
-        for (ptr, (field, label)) in &rec.parts {
-            let class = self.class(&rec.kind, field, label, rec.legal_hold);
+        let mut denied: Vec<&'p str> = Vec::new();
+        for (ptr, (field, label)) in parts {
+            let class = self.class(kind, field, label, legal_hold);
             if class.decision.allowed {
                 markings.insert(ptr.clone(), class.portion.clone());
             } else {
-                denied.push(ptr.clone());
+                denied.push(ptr);
             }
         }
-        denied.sort_by_cached_key(|p| std::cmp::Reverse(removal_order(p)));
         Some((markings, denied))
     }
 

@@ -170,14 +170,26 @@ proptest! {
                 prop_assert_eq!(text.contains(&format!("S{i}-note{k}\"")) || text.contains(&format!("S{i}-note{k}\n")), want, "record {} note {} label {}", i, k, l.marking);
             }
         }
-        // Every shown part carries its own portion mark.
+        // Every shown part carries its own portion mark, re-pointed past removed notes.
         for r in &out {
+            let i: usize = r.id[3..].parse().unwrap();
+            let s = &specs[i];
             for (ptr, mark) in &r.markings {
-                prop_assert!(mark.starts_with('('));
-                if !ptr.is_empty() {
-                    prop_assert!(ptr.split('/').skip(1).fold(Some(&r.value), |v, seg| v.and_then(|v| v.get(seg).or_else(|| seg.parse::<usize>().ok().and_then(|i| v.get(i))))).is_some(), "marking for absent {}", ptr);
-                }
+                let at = ptr.split('/').skip(1).fold(Some(&r.value), |v, seg| v.and_then(|v| v.get(seg).or_else(|| seg.parse::<usize>().ok().and_then(|i| v.get(i)))));
+                prop_assert!(at.is_some(), "marking for absent {}", ptr);
+                let want = match ptr.strip_prefix("/intel_notes/") {
+                    None if ptr.is_empty() => s.label.marking.portion(),
+                    None => s.groups.iter().find(|(g, _)| ptr == &format!("/{g}")).map(|(_, l)| l.marking.portion()).unwrap(),
+                    Some(_) => {
+                        let text = at.unwrap()["text"].as_str().unwrap();
+                        let k: usize = text.rsplit("note").next().unwrap().parse().unwrap();
+                        s.notes[k].marking.portion()
+                    }
+                };
+                prop_assert_eq!(mark, &want, "record {} part {}", i, ptr);
             }
+            let shown_notes = r.value["intel_notes"].as_array().map_or(0, |a| a.len());
+            prop_assert_eq!(r.markings.keys().filter(|p| p.starts_with("/intel_notes/")).count(), shown_notes, "record {} note marks", i);
         }
     }
 }
