@@ -3,8 +3,10 @@
 //! extracted once into native templates (in the temp folder), then scored.
 //!
 //! Options: `BIO_ISO=1` also scores the published ISO templates (matcher only);
-//! `BIO_TIME=1` single-thread extraction and 1:1 timing first (`BIO_TIME=only`: nothing
-//! else); `BIO_REUSE=1` rescores the last extracted templates (matcher-only changes);
+//! `BIO_TIME=1` single-thread extraction (with a hash of the templates, to check that a
+//! speed change keeps the output) and 1:1 timing first (`BIO_TIME=only`: nothing else;
+//! `BIO_TIME=extract`: extraction only, `BIO_REPEAT` times over the first `BIO_IMAGES`
+//! images of each set, for profiling); `BIO_REUSE=1` rescores the last extracted templates (matcher-only changes);
 //! `BIO_WORST=1` lists the lowest genuine and highest impostor all-pairs scores;
 //! `BIO_DEBUG=101_1` (or `FVC2004/DB1_B:101_1`) writes that image's stage PNGs.
 //!
@@ -12,7 +14,7 @@
 //! CARGO_TARGET_DIR=/work/target-bio cargo run --release -p sallyport-biometrics --example quick_eval
 //! ```
 
-use sallyport_biometrics::eval::{Protocol, evaluate, scan};
+use sallyport_biometrics::eval::{evaluate, scan, Protocol};
 use sallyport_biometrics::extract::extract;
 use sallyport_biometrics::image::load;
 use std::path::PathBuf;
@@ -23,7 +25,10 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     let fp = shared.join("data/fingerprints");
-    let mut dirs: Vec<(String, PathBuf)> = ["FVC2002/DB1_B", "FVC2004/DB1_B"].iter().map(|s| (s.to_string(), fp.join(s))).collect();
+    let mut dirs: Vec<(String, PathBuf)> = ["FVC2002/DB1_B", "FVC2004/DB1_B"]
+        .iter()
+        .map(|s| (s.to_string(), fp.join(s)))
+        .collect();
     if std::env::var_os("BIO_ISO").is_some() {
         for s in ["FVC2002/DB1_B", "FVC2004/DB1_B"] {
             dirs.push((format!("ISO {s}"), fp.join("templates-iso19794-2").join(s)));
@@ -36,24 +41,51 @@ fn main() {
         let s = sallyport_biometrics::extract::extract_stages(&img).unwrap();
         let out = std::env::temp_dir().join(format!("bio-debug-{}", file));
         s.write_debug(&out).unwrap();
-        println!("{} raw, {} kept -> {}", s.raw_minutiae.len(), s.template.minutiae.len(), out.display());
+        println!(
+            "{} raw, {} kept -> {}",
+            s.raw_minutiae.len(),
+            s.template.minutiae.len(),
+            out.display()
+        );
         return;
     }
     if std::env::var_os("BIO_WORST").is_some() {
         use sallyport_biometrics::eval::{enrol_all, pairs};
-        use sallyport_biometrics::mcc::{Prepared, compare};
+        use sallyport_biometrics::mcc::{compare, Prepared};
         for (name, dir) in &dirs {
             let samples = scan(dir).unwrap();
             let t = enrol_all(&samples);
-            let p: Vec<Option<Prepared>> = t.iter().map(|t| t.as_ref().map(Prepared::new)).collect();
-            let stem = |i: usize| samples[i].path.file_stem().unwrap().to_string_lossy().to_string();
-            let sc = |&(i, j): &(usize, usize)| match (&p[i], &p[j]) { (Some(a), Some(b)) => compare(a, b), _ => 0.0 };
+            let p: Vec<Option<Prepared>> =
+                t.iter().map(|t| t.as_ref().map(Prepared::new)).collect();
+            let stem = |i: usize| {
+                samples[i]
+                    .path
+                    .file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            };
+            let sc = |&(i, j): &(usize, usize)| match (&p[i], &p[j]) {
+                (Some(a), Some(b)) => compare(a, b),
+                _ => 0.0,
+            };
             let (g, im) = pairs(&samples, Protocol::AllPairs);
-            let mut gs: Vec<(f32, String)> = g.iter().map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1)))).collect();
-            let mut is: Vec<(f32, String)> = im.iter().map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1)))).collect();
+            let mut gs: Vec<(f32, String)> = g
+                .iter()
+                .map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1))))
+                .collect();
+            let mut is: Vec<(f32, String)> = im
+                .iter()
+                .map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1))))
+                .collect();
             gs.sort_by(|a, b| a.0.total_cmp(&b.0));
             is.sort_by(|a, b| b.0.total_cmp(&a.0));
-            println!("{name} minutiae: {:?}", t.iter().map(|t| t.as_ref().map_or(0, |t| t.minutiae.len())).collect::<Vec<_>>());
+            println!(
+                "{name} minutiae: {:?}",
+                t.iter()
+                    .map(|t| t.as_ref().map_or(0, |t| t.minutiae.len()))
+                    .collect::<Vec<_>>()
+            );
             println!("{name} worst genuine: {:?}", &gs[..20]);
             println!("{name} top impostor: {:?}", &is[..10]);
         }
@@ -61,14 +93,51 @@ fn main() {
     }
     if std::env::var_os("BIO_TIME").is_some() {
         for (name, dir) in &dirs[..2] {
-            let imgs: Vec<_> = scan(dir).unwrap().iter().map(|s| load(&s.path, 500).unwrap()).collect();
-            let t0 = Instant::now();
+            let imgs: Vec<_> = scan(dir)
+                .unwrap()
+                .iter()
+                .take(
+                    std::env::var("BIO_IMAGES")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(usize::MAX),
+                )
+                .map(|s| load(&s.path, 500).unwrap())
+                .collect();
+            let repeat: usize = std::env::var("BIO_REPEAT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            let (t0, c0) = (Instant::now(), cpu_ns());
             let mut n = 0;
-            for img in &imgs {
-                n += extract(img).map(|t| t.minutiae.len()).unwrap_or(0);
+            // FNV-1a over every template's native bytes: identical output gives the same hash
+            let mut hash = 0xcbf2_9ce4_8422_2325u64;
+            for _ in 0..repeat {
+                for img in &imgs {
+                    let t = extract(img);
+                    n += t.as_ref().map(|t| t.minutiae.len()).unwrap_or(0);
+                    for b in t.map(|t| t.to_bytes()).unwrap_or_default() {
+                        hash = (hash ^ b as u64).wrapping_mul(0x100_0000_01b3);
+                    }
+                }
             }
-            println!("extract {name}: {:.1} ms/image 1 thread, mean {:.1} minutiae", t0.elapsed().as_secs_f64() * 1000.0 / imgs.len() as f64, n as f64 / imgs.len() as f64);
-            let p: Vec<_> = imgs.iter().filter_map(|i| extract(i).ok()).map(|t| sallyport_biometrics::mcc::Prepared::new(&t)).collect();
+            let runs = (imgs.len() * repeat) as f64;
+            let cpu = cpu_ns().zip(c0).map_or("-".into(), |(c1, c0)| {
+                format!("{:.1}", (c1 - c0) as f64 / 1e6 / runs)
+            });
+            println!(
+                "extract {name}: {:.1} ms/image 1 thread ({cpu} ms on the CPU), mean {:.1} minutiae, templates hash {hash:016x}",
+                t0.elapsed().as_secs_f64() * 1000.0 / runs,
+                n as f64 / runs
+            );
+            if std::env::var("BIO_TIME").as_deref() == Ok("extract") {
+                continue;
+            }
+            let p: Vec<_> = imgs
+                .iter()
+                .filter_map(|i| extract(i).ok())
+                .map(|t| sallyport_biometrics::mcc::Prepared::new(&t))
+                .collect();
             let t0 = Instant::now();
             let mut sink = 0.0;
             for a in &p {
@@ -76,9 +145,12 @@ fn main() {
                     sink += sallyport_biometrics::mcc::compare(a, b);
                 }
             }
-            println!("compare {name}: {:.0} /s 1 thread (checksum {sink:.2})", (p.len() * p.len()) as f64 / t0.elapsed().as_secs_f64());
+            println!(
+                "compare {name}: {:.0} /s 1 thread (checksum {sink:.2})",
+                (p.len() * p.len()) as f64 / t0.elapsed().as_secs_f64()
+            );
         }
-        if std::env::var("BIO_TIME").as_deref() == Ok("only") {
+        if matches!(std::env::var("BIO_TIME").as_deref(), Ok("only" | "extract")) {
             return;
         }
     }
@@ -97,7 +169,11 @@ fn main() {
             let t = sallyport_biometrics::eval::enrol_all(&samples);
             for (s, t) in samples.iter().zip(t) {
                 if let Some(t) = t {
-                    std::fs::write(out.join(format!("{}_{}.spft", s.finger, s.impression)), t.to_bytes()).unwrap();
+                    std::fs::write(
+                        out.join(format!("{}_{}.spft", s.finger, s.impression)),
+                        t.to_bytes(),
+                    )
+                    .unwrap();
                 }
             }
         }
@@ -117,4 +193,15 @@ fn main() {
             );
         }
     }
+}
+
+/// Nanoseconds this thread has run on a CPU (Linux `schedstat`), so that a timing on a
+/// shared machine can be told apart from the time spent waiting for a core.
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

@@ -174,6 +174,22 @@ fn block_sums(w: usize, h: usize, f: impl Fn(usize) -> f32) -> Field {
     out
 }
 
+/// Three [`block_sums`] in one pass (each block's sums in the same order).
+fn block_sums3(w: usize, h: usize, f: impl Fn(usize) -> [f32; 3]) -> [Field; 3] {
+    let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+    let mut out = [Field::new(bw, bh), Field::new(bw, bh), Field::new(bw, bh)];
+    for y in 0..h {
+        let row = (y / BLOCK) * bw;
+        for x in 0..w {
+            let v = f(y * w + x);
+            for (o, v) in out.iter_mut().zip(v) {
+                o.v[row + x / BLOCK] += v;
+            }
+        }
+    }
+    out
+}
+
 /// Box-filters a block grid with radius `r` (mean over the window clipped to the grid).
 fn box_blur(f: &Field, r: usize) -> Field {
     let mut out = Field::new(f.w, f.h);
@@ -197,34 +213,42 @@ fn box_blur(f: &Field, r: usize) -> Field {
 /// Each pixel becomes (local mean − value) / local deviation over a 17×17 window.
 pub fn normalize(img: &GrayImage) -> Field {
     let (w, h) = (img.width as usize, img.height as usize);
-    // integral images of value and value²
-    let mut s1 = vec![0f64; (w + 1) * (h + 1)];
-    let mut s2 = vec![0f64; (w + 1) * (h + 1)];
-    for y in 0..h {
-        let (mut r1, mut r2) = (0f64, 0f64);
-        for x in 0..w {
-            let v = img.pixels[y * w + x] as f64;
-            r1 += v;
-            r2 += v * v;
-            s1[(y + 1) * (w + 1) + x + 1] = s1[y * (w + 1) + x + 1] + r1;
-            s2[(y + 1) * (w + 1) + x + 1] = s2[y * (w + 1) + x + 1] + r2;
-        }
-    }
+    let p = &img.pixels;
     let r = 8usize;
+    // window sums of value and value² in integers (exact, so the result does not depend on
+    // the order of summation): column sums over the window's rows, slid down the image,
+    // and per row their prefix sums across
+    let (mut c1, mut c2) = (vec![0u32; w], vec![0u64; w]);
+    let (mut p1, mut p2) = (vec![0u64; w + 1], vec![0u64; w + 1]);
+    let (mut top, mut bottom) = (0usize, 0usize); // rows top..bottom are in the column sums
     let mut out = Field::new(w, h);
     for y in 0..h {
         let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        while bottom < y1 {
+            for (x, &v) in p[bottom * w..(bottom + 1) * w].iter().enumerate() {
+                c1[x] += v as u32;
+                c2[x] += (v as u32 * v as u32) as u64;
+            }
+            bottom += 1;
+        }
+        while top < y0 {
+            for (x, &v) in p[top * w..(top + 1) * w].iter().enumerate() {
+                c1[x] -= v as u32;
+                c2[x] -= (v as u32 * v as u32) as u64;
+            }
+            top += 1;
+        }
+        for x in 0..w {
+            p1[x + 1] = p1[x] + c1[x] as u64;
+            p2[x + 1] = p2[x] + c2[x];
+        }
         for x in 0..w {
             let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
             let n = ((y1 - y0) * (x1 - x0)) as f64;
-            let rect = |s: &[f64]| {
-                s[y1 * (w + 1) + x1] - s[y0 * (w + 1) + x1] - s[y1 * (w + 1) + x0]
-                    + s[y0 * (w + 1) + x0]
-            };
-            let m = rect(&s1) / n;
-            let var = (rect(&s2) / n - m * m).max(0.0);
+            let m = (p1[x1] - p1[x0]) as f64 / n;
+            let var = ((p2[x1] - p2[x0]) as f64 / n - m * m).max(0.0);
             let sd = var.sqrt().max(8.0);
-            out.v[y * w + x] = ((m - img.pixels[y * w + x] as f64) / sd) as f32;
+            out.v[y * w + x] = ((m - p[y * w + x] as f64) / sd) as f32;
         }
     }
     out
@@ -234,9 +258,10 @@ pub fn normalize(img: &GrayImage) -> Field {
 /// smoothed as doubled-angle vectors. Angles are ridge directions in [0, π), image axes
 /// (x right, y down).
 fn orientation(g: &Gradients) -> Orientation {
-    let gxx = block_sums(g.w, g.h, |i| g.gx[i] * g.gx[i]);
-    let gyy = block_sums(g.w, g.h, |i| g.gy[i] * g.gy[i]);
-    let gxy = block_sums(g.w, g.h, |i| g.gx[i] * g.gy[i]);
+    let [gxx, gyy, gxy] = block_sums3(g.w, g.h, |i| {
+        let (x, y) = (g.gx[i], g.gy[i]);
+        [x * x, y * y, x * y]
+    });
     let (gxx, gyy, gxy) = (box_blur(&gxx, 1), box_blur(&gyy, 1), box_blur(&gxy, 1));
     let (bw, bh) = (gxx.w, gxx.h);
     let mut c = Field::new(bw, bh);
@@ -472,16 +497,43 @@ fn frequency(n: &Field, o: &Orientation, mask: &Bits) -> Field {
             );
             let (rx, ry) = (th.cos(), th.sin()); // along ridge
             let (nx, ny) = (-ry, rx); // across
+                                      // every sample lies within 16 + 7 px of the centre: away from the image edge
+                                      // the bounds tests can be skipped (same samples, same order of summation)
+            let inside =
+                cx >= 25.0 && cy >= 25.0 && cx + 25.0 < n.w as f32 && cy + 25.0 < n.h as f32;
+            if inside {
+                // the 33 sums side by side (independent additions), each still in the
+                // order t = −7..7
+                let ux: [f32; 33] = std::array::from_fn(|k| cx + (k as f32 - 16.0) * nx);
+                let uy: [f32; 33] = std::array::from_fn(|k| cy + (k as f32 - 16.0) * ny);
+                let mut acc = [0f32; 33];
+                for t in -7..=7 {
+                    let t = t as f32;
+                    let (tx, ty) = (t * rx, t * ry);
+                    for k in 0..33 {
+                        let (x, y) = (ux[k] + tx + 0.5, uy[k] + ty + 0.5);
+                        // 0 < x, y < 2³¹ here, where `as i32` truncates as `as usize` does
+                        acc[k] += n.v[y as i32 as usize * n.w + x as i32 as usize];
+                    }
+                }
+                for (s, a) in sig.iter_mut().zip(acc) {
+                    *s = a / 15.0;
+                }
+            }
             for (k, s) in sig.iter_mut().enumerate() {
+                if inside {
+                    break;
+                }
                 let u = k as f32 - 16.0;
+                let (ux, uy) = (cx + u * nx, cy + u * ny);
                 let mut acc = 0.0;
                 let mut cnt = 0;
                 for t in -7..=7 {
                     let t = t as f32;
                     // nearest pixel: floor(v + 0.5), the same as rounding for v ≥ −0.5
                     // and cheaper than `round`
-                    let x = cx + u * nx + t * rx + 0.5;
-                    let y = cy + u * ny + t * ry + 0.5;
+                    let x = ux + t * rx + 0.5;
+                    let y = uy + t * ry + 0.5;
                     if x >= 0.0 && y >= 0.0 && (x as usize) < n.w && (y as usize) < n.h {
                         acc += n.at(x as usize, y as usize);
                         cnt += 1;
@@ -603,14 +655,46 @@ fn enhance(n: &Field, o: &Orientation, period: &Field, mask: &Bits) -> Field {
     }
     let mut out = Field::new(n.w, n.h);
     let (dc, ds) = doubled(&o.angle);
+    // The kernel's angle bin of each block's own orientation, when it lies at least 0.01
+    // of a bin inside the bin. A pixel whose four interpolation blocks (see
+    // `bilinear_angle`) share such a bin takes it without the interpolation: a positive
+    // combination of doubled-angle vectors inside one bin's arc (under π wide) stays
+    // inside it, by far more than the rounding of the interpolation.
+    let bin = |th: f32| ((th / PI * GABOR_ANGLES as f32).round() as usize) % GABOR_ANGLES;
+    let (bw, bh) = (o.angle.w, o.angle.h);
+    let block_bin: Vec<Option<usize>> = o
+        .angle
+        .v
+        .iter()
+        .map(|&a| {
+            let f = a / PI * GABOR_ANGLES as f32;
+            ((f - f.round()).abs() < 0.49).then(|| bin(a))
+        })
+        .collect();
+    let corners = |p: usize, n: usize| {
+        let f = ((p as f32 + 0.5) / BLOCK as f32 - 0.5).clamp(0.0, (n - 1) as f32);
+        (f as usize, (f as usize + 1).min(n - 1))
+    };
+    let cols: Vec<(usize, usize)> = (0..n.w).map(|x| corners(x, bw)).collect();
+    let rows: Vec<(usize, usize)> = (0..n.h).map(|y| corners(y, bh)).collect();
     for y in 0..n.h {
         for x in 0..n.w {
             let (bx, by) = ((x / BLOCK).min(mask.w - 1), (y / BLOCK).min(mask.h - 1));
             if !mask.at(bx, by) {
                 continue;
             }
-            let th = pixel_angle_cs(&dc, &ds, x, y);
-            let ai = ((th / PI * GABOR_ANGLES as f32).round() as usize) % GABOR_ANGLES;
+            let ((x0, x1), (y0, y1)) = (cols[x], rows[y]);
+            let b = block_bin[y0 * bw + x0];
+            let ai = match b {
+                Some(v)
+                    if b == block_bin[y0 * bw + x1]
+                        && b == block_bin[y1 * bw + x0]
+                        && b == block_bin[y1 * bw + x1] =>
+                {
+                    v
+                }
+                _ => bin(pixel_angle_cs(&dc, &ds, x, y)),
+            };
             let pi = (period.at(bx, by).round() as usize).clamp(GABOR_MIN_PERIOD, GABOR_MAX_PERIOD)
                 - GABOR_MIN_PERIOD;
             let k = &bank16[ai * np + pi];
@@ -679,61 +763,119 @@ fn crossing(n: &[bool; 8]) -> usize {
     (0..8).filter(|&i| n[i] != n[(i + 1) % 8]).count() / 2
 }
 
+/// The neighbourhood of (x, y) as a code: bit k is neighbour k of [`NB`].
+#[inline]
+fn neighbour_code(b: &Bits, x: usize, y: usize) -> u8 {
+    if x > 0 && y > 0 && x + 1 < b.w && y + 1 < b.h {
+        let (w, v) = (b.w, &b.v);
+        let i = y * w + x;
+        let bit = |j: usize, k: u32| ((v[j] != 0) as u8) << k;
+        return bit(i - w, 0)
+            | bit(i - w + 1, 1)
+            | bit(i + 1, 2)
+            | bit(i + w + 1, 3)
+            | bit(i + w, 4)
+            | bit(i + w - 1, 5)
+            | bit(i - 1, 6)
+            | bit(i - w - 1, 7);
+    }
+    let n = neighbours(b, x, y);
+    (0..8).fold(0, |c, k| c | ((n[k] as u8) << k))
+}
+
+/// The neighbours a [`neighbour_code`] stands for.
+fn unpack(code: u8) -> [bool; 8] {
+    std::array::from_fn(|k| code >> k & 1 != 0)
+}
+
+/// Thinning decisions by neighbourhood code: `[pass 0, pass 1, staircase corner]`.
+fn thin_tables() -> &'static [[bool; 256]; 3] {
+    use std::sync::OnceLock;
+    static T: OnceLock<[[bool; 256]; 3]> = OnceLock::new();
+    T.get_or_init(|| {
+        let decide = |c: usize| {
+            let n = unpack(c as u8);
+            // Zhang–Suen: 2–6 set neighbours, one 0→1 transition around, and neither of
+            // the pass's two triples all set
+            let bcount = n.iter().filter(|&&v| v).count();
+            let (p2, p4, p6, p8) = (n[0], n[2], n[4], n[6]);
+            let deletable = (2..=6).contains(&bcount) && crossing(&n) == 1;
+            // staircase corner: only two 4-neighbours at a right angle (plus the diagonal
+            // between them)
+            let corner = [0usize, 2, 4, 6].iter().any(|&k| {
+                let (a, d, e) = (k, (k + 1) % 8, (k + 2) % 8);
+                n[a] && n[e] && !(0..8).filter(|&i| i != a && i != d && i != e).any(|i| n[i])
+            });
+            [
+                deletable && !(p4 && p6 && (p2 || p8)),
+                deletable && !(p2 && p8 && (p4 || p6)),
+                corner,
+            ]
+        };
+        let d: [[bool; 3]; 256] = std::array::from_fn(decide);
+        let t: [[bool; 256]; 3] = std::array::from_fn(|k| std::array::from_fn(|c| d[c][k]));
+        t
+    })
+}
+
 /// Stage 7, thinning (Zhang–Suen, then removal of staircase corners) to an 8-connected
-/// skeleton one pixel wide.
+/// skeleton one pixel wide. Each pixel's decision is a table look-up of its
+/// neighbourhood code ([`thin_tables`]).
 pub fn thin(b: &Bits) -> Bits {
     let mut s = b.clone();
-    // the set pixels still to examine (deletions are applied after each pass, so the
-    // order does not matter)
-    let mut live: Vec<usize> = (0..s.v.len()).filter(|&i| s.v[i] != 0).collect();
+    let tables = thin_tables();
+    // A pixel's decision depends on its neighbourhood only, so after the first pass of
+    // each kind only the set pixels next to a deletion (since that kind's last pass) can
+    // be deleted: `pending[k]` holds them, `queued[k]` marks them. Same deletions as
+    // examining every set pixel in every pass.
+    let live: Vec<usize> = (0..s.v.len()).filter(|&i| s.v[i] != 0).collect();
+    let mut queued = [vec![true; s.v.len()], vec![true; s.v.len()]];
+    let mut pending = [live.clone(), live];
+    let mut del = Vec::new();
     loop {
         let mut changed = false;
-        for pass in 0..2 {
-            let mut del = Vec::new();
-            live.retain(|&i| s.v[i] != 0);
-            for &i in &live {
-                {
-                    let (x, y) = (i % s.w, i / s.w);
-                    let n = neighbours(&s, x, y);
-                    let bcount = n.iter().filter(|&&v| v).count();
-                    if !(2..=6).contains(&bcount) || crossing(&n) != 1 {
-                        continue;
-                    }
-                    let (p2, p4, p6, p8) = (n[0], n[2], n[4], n[6]);
-                    let ok = if pass == 0 {
-                        !(p2 && p4 && p6) && !(p4 && p6 && p8)
-                    } else {
-                        !(p2 && p4 && p8) && !(p2 && p6 && p8)
-                    };
-                    if ok {
-                        del.push(i);
-                    }
+        for k in 0..2 {
+            del.clear();
+            for &i in &pending[k] {
+                queued[k][i] = false;
+                if s.v[i] != 0 && tables[k][neighbour_code(&s, i % s.w, i / s.w) as usize] {
+                    del.push(i);
                 }
             }
+            pending[k].clear();
             changed |= !del.is_empty();
-            for i in del {
+            for &i in &del {
                 s.v[i] = 0;
+            }
+            for &i in &del {
+                let (x, y) = ((i % s.w) as isize, (i / s.w) as isize);
+                for (dx, dy) in NB {
+                    let (nx, ny) = (x + dx, y + dy);
+                    if nx < 0 || ny < 0 || nx >= s.w as isize || ny >= s.h as isize {
+                        continue;
+                    }
+                    let j = ny as usize * s.w + nx as usize;
+                    if s.v[j] == 0 {
+                        continue;
+                    }
+                    for q in 0..2 {
+                        if !queued[q][j] {
+                            queued[q][j] = true;
+                            pending[q].push(j);
+                        }
+                    }
+                }
             }
         }
         if !changed {
             break;
         }
     }
-    // staircase corners: a pixel whose only neighbours are two 4-neighbours at a right
-    // angle (plus the diagonal between them) is redundant.
+    // staircase corners, removed in raster order (each decision sees the earlier ones)
     for y in 0..s.h {
         for x in 0..s.w {
-            if !s.at(x, y) {
-                continue;
-            }
-            let n = neighbours(&s, x, y);
-            for k in [0usize, 2, 4, 6] {
-                let (a, d, c) = (k, (k + 1) % 8, (k + 2) % 8);
-                let others = (0..8).filter(|&i| i != a && i != d && i != c).any(|i| n[i]);
-                if n[a] && n[c] && !others {
-                    s.v[y * s.w + x] = 0;
-                    break;
-                }
+            if s.at(x, y) && tables[2][neighbour_code(&s, x, y) as usize] {
+                s.v[y * s.w + x] = 0;
             }
         }
     }
@@ -1129,5 +1271,150 @@ impl Stages {
             .map_err(|e| Error::Image(format!("cannot write {}: {e}", p.display())))?;
         written.push(p);
         Ok(written)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Zhang–Suen examining every set pixel in every pass, the decisions written out.
+    fn thin_reference(b: &Bits) -> Bits {
+        let mut s = b.clone();
+        loop {
+            let mut changed = false;
+            for pass in 0..2 {
+                let mut del = Vec::new();
+                for y in 0..s.h {
+                    for x in 0..s.w {
+                        if !s.at(x, y) {
+                            continue;
+                        }
+                        let n = neighbours(&s, x, y);
+                        let bcount = n.iter().filter(|&&v| v).count();
+                        if !(2..=6).contains(&bcount) || crossing(&n) != 1 {
+                            continue;
+                        }
+                        let (p2, p4, p6, p8) = (n[0], n[2], n[4], n[6]);
+                        let ok = if pass == 0 {
+                            !(p2 && p4 && p6) && !(p4 && p6 && p8)
+                        } else {
+                            !(p2 && p4 && p8) && !(p2 && p6 && p8)
+                        };
+                        if ok {
+                            del.push(y * s.w + x);
+                        }
+                    }
+                }
+                changed |= !del.is_empty();
+                for i in del {
+                    s.v[i] = 0;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for y in 0..s.h {
+            for x in 0..s.w {
+                if !s.at(x, y) {
+                    continue;
+                }
+                let n = neighbours(&s, x, y);
+                for k in [0usize, 2, 4, 6] {
+                    let (a, d, c) = (k, (k + 1) % 8, (k + 2) % 8);
+                    let others = (0..8).filter(|&i| i != a && i != d && i != c).any(|i| n[i]);
+                    if n[a] && n[c] && !others {
+                        s.v[y * s.w + x] = 0;
+                        break;
+                    }
+                }
+            }
+        }
+        s
+    }
+
+    /// Random blobs and stripes, touching the image border.
+    fn random_binary(r: &mut ChaCha8Rng, w: usize, h: usize) -> Bits {
+        let mut b = Bits::new(w, h);
+        let (a, p) = (r.gen_range(0.0..PI), r.gen_range(5.0..12.0f32));
+        for y in 0..h {
+            for x in 0..w {
+                let u = x as f32 * a.cos() + y as f32 * a.sin();
+                let stripe = (2.0 * PI * u / p).cos() > r.gen_range(-0.3..0.3);
+                b.v[y * w + x] = (stripe || r.gen_bool(0.03)) as u8;
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn thinning_by_tables_and_pending_pixels_equals_the_full_scan() {
+        let mut r = ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..20 {
+            let (w, h) = (r.gen_range(3..90), r.gen_range(3..90));
+            let b = random_binary(&mut r, w, h);
+            let fast = thin(&b);
+            assert_eq!(fast.v, thin_reference(&b).v, "{w}x{h}");
+            assert!(fast.count() < b.count(), "thinning removed pixels");
+        }
+    }
+
+    /// The integral-image normalisation the sliding window replaced.
+    fn normalize_reference(img: &GrayImage) -> Field {
+        let (w, h) = (img.width as usize, img.height as usize);
+        let mut s1 = vec![0f64; (w + 1) * (h + 1)];
+        let mut s2 = vec![0f64; (w + 1) * (h + 1)];
+        for y in 0..h {
+            let (mut r1, mut r2) = (0f64, 0f64);
+            for x in 0..w {
+                let v = img.pixels[y * w + x] as f64;
+                r1 += v;
+                r2 += v * v;
+                s1[(y + 1) * (w + 1) + x + 1] = s1[y * (w + 1) + x + 1] + r1;
+                s2[(y + 1) * (w + 1) + x + 1] = s2[y * (w + 1) + x + 1] + r2;
+            }
+        }
+        let r = 8usize;
+        let mut out = Field::new(w, h);
+        for y in 0..h {
+            let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+            for x in 0..w {
+                let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+                let n = ((y1 - y0) * (x1 - x0)) as f64;
+                let rect = |s: &[f64]| {
+                    s[y1 * (w + 1) + x1] - s[y0 * (w + 1) + x1] - s[y1 * (w + 1) + x0]
+                        + s[y0 * (w + 1) + x0]
+                };
+                let m = rect(&s1) / n;
+                let var = (rect(&s2) / n - m * m).max(0.0);
+                out.v[y * w + x] =
+                    ((m - img.pixels[y * w + x] as f64) / var.sqrt().max(8.0)) as f32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sliding_window_normalisation_is_bit_identical() {
+        let mut r = ChaCha8Rng::seed_from_u64(5);
+        for (w, h) in [(1, 1), (5, 40), (64, 64), (101, 37)] {
+            let pixels: Vec<u8> = (0..w * h).map(|_| r.gen_range(0..=255)).collect();
+            let img = GrayImage {
+                width: w as u32,
+                height: h as u32,
+                ppi: 500,
+                pixels,
+            };
+            let (a, b) = (normalize(&img), normalize_reference(&img));
+            assert!(
+                a.v.iter()
+                    .zip(&b.v)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{w}x{h}"
+            );
+        }
     }
 }
