@@ -54,6 +54,31 @@ pub(crate) fn min_km(p: &Problem, ac: &AircraftSpec, a: usize, b: usize, loaded:
     dist[b].is_finite().then_some(dist[b])
 }
 
+/// Fewest legs of any chain of in-range legs from `a` to `b` (any site may
+/// be a stop; runway types use runways only).
+pub(crate) fn min_legs(p: &Problem, ac: &AircraftSpec, a: usize, b: usize) -> Option<usize> {
+    if a == b {
+        return Some(0);
+    }
+    let ok = |i: usize| !ac.needs_runway || p.sites[i].runway;
+    let n = p.sites.len();
+    let mut depth = vec![usize::MAX; n];
+    depth[a] = 0;
+    let mut q = std::collections::VecDeque::from([a]);
+    while let Some(u) = q.pop_front() {
+        for v in 0..n {
+            if depth[v] == usize::MAX && ok(v) && p.dist(u, v) <= ac.range_km + 1e-6 {
+                depth[v] = depth[u] + 1;
+                if v == b {
+                    return Some(depth[v]);
+                }
+                q.push_back(v);
+            }
+        }
+    }
+    None
+}
+
 fn same_class(a: &AircraftSpec, b: &AircraftSpec) -> bool {
     a.type_id == b.type_id
         && a.seats == b.seats
@@ -96,6 +121,10 @@ const JMAX: usize = 12;
 const MAX_CLUSTERS: usize = 8;
 const MAX_TRIPS: usize = 6;
 const MAX_PATTERNS: usize = 60_000;
+/// Person groups per site and category (seat-weight buckets), and the size
+/// budget (groups × classes × days × trip indices, roughly) that limits them.
+const MAX_BUCKETS: usize = 4;
+const LP_WORK: usize = 30_000;
 
 struct Class {
     members: Vec<usize>,
@@ -108,10 +137,15 @@ struct Class {
     site: Vec<Option<(f64, f64, f64, f64)>>,
     seats: u32,
     lt_min: f64,
-    pt_min: f64,
     pt_max: f64,
     lfh_max: f64,
     base_credit: f64,
+    /// Per site: least elapsed time of positioning from the destination and
+    /// from base — flight hours plus, per intermediate landing, the least
+    /// ground time (a refuelling stop, or a turnaround between sorties).
+    ptime: Vec<f64>,
+    btime: Vec<f64>,
+    ptime_min: f64,
 }
 
 /// Day patterns of one class: the sequences of trips (by site cluster) one
@@ -192,6 +226,12 @@ impl FleetLp {
                 continue;
             }
             let night = ac.night_capable || r.day_end_h <= r.day_start_h;
+            let ground = r.refuel_stop_h.min(ac.turnaround_h).max(0.0);
+            let stops = |a: usize, b: usize| {
+                min_legs(p, ac, a, b).map_or(0.0, |k| k.saturating_sub(1) as f64) * ground
+            };
+            let mut ptime = vec![0.0; ns];
+            let mut btime = vec![0.0; ns];
             let mut site = vec![None; ns];
             for (s, slot) in site.iter_mut().enumerate() {
                 if s == p.destination || !by.keys().any(|k| k.0 == s) {
@@ -205,7 +245,13 @@ impl FleetLp {
                 let pfh = min_km(p, ac, p.destination, s, false).unwrap_or(0.0) / ac.cruise_kmh;
                 let pb = min_km(p, ac, ac.base, s, false).unwrap_or(0.0) / ac.cruise_kmh;
                 *slot = Some((lt, lfh, pfh, pb));
+                ptime[s] = pfh + stops(p.destination, s);
+                btime[s] = pb + stops(ac.base, s);
             }
+            let ptime_min = (0..ns)
+                .filter(|&s| site[s].is_some())
+                .map(|s| ptime[s])
+                .fold(f64::INFINITY, f64::min);
             let serv: Vec<(f64, f64, f64, f64)> = site.iter().flatten().copied().collect();
             if serv.is_empty() {
                 classes.push(Class {
@@ -216,10 +262,12 @@ impl FleetLp {
                     site,
                     seats: 0,
                     lt_min: 0.0,
-                    pt_min: 0.0,
                     pt_max: 0.0,
                     lfh_max: 0.0,
                     base_credit: 0.0,
+                    ptime,
+                    btime,
+                    ptime_min: 0.0,
                 });
                 continue;
             }
@@ -232,11 +280,13 @@ impl FleetLp {
                 fh: ac.max_flight_hours_per_day,
                 seats: ac.usable_seats(r.kg_per_seat),
                 lt_min: mn(|x| x.0),
-                pt_min: mn(|x| x.2),
                 pt_max: mx(|x| x.2),
                 lfh_max: mx(|x| x.1),
                 base_credit: serv.iter().map(|x| (x.2 - x.3).max(0.0)).fold(0.0, f64::max),
                 site,
+                ptime,
+                btime,
+                ptime_min,
             });
         }
         let d0 = day_of(p.start_h);
@@ -245,20 +295,36 @@ impl FleetLp {
         let bucket_count = {
             // size by a fixed 4-week horizon so a longer horizon never coarsens
             let work = by.len() * classes.len().max(1) * 28 * 3;
-            (30_000 / work.max(1)).clamp(1, 4)
+            (LP_WORK / work.max(1)).clamp(1, MAX_BUCKETS)
         };
         let mut groups = Vec::new();
         let mut group_cat = Vec::new();
         for ((s, c), mut ws) in by {
             ws.sort_by(f64::total_cmp);
-            let n = ws.len();
-            let b = bucket_count.min(n);
-            for k in 0..b {
-                let (lo, hi) = (k * n / b, (k + 1) * n / b);
-                if hi > lo {
-                    groups.push((s, (hi - lo) as u32, ws[lo]));
-                    group_cat.push(c);
+            // Buckets of equal seat weight (few distinct values: seats per
+            // person × guard ratio), then the cheapest merges (heavier into
+            // lighter, priced at the lighter) down to `bucket_count`.
+            let mut b: Vec<(f64, u32)> = Vec::new();
+            for &w in &ws {
+                match b.last_mut() {
+                    Some(last) if (w - last.0).abs() < 1e-9 => last.1 += 1,
+                    _ => b.push((w, 1)),
                 }
+            }
+            while b.len() > bucket_count {
+                let k = (1..b.len())
+                    .min_by(|&i, &j| {
+                        let li = b[i].1 as f64 * (b[i].0 - b[i - 1].0);
+                        let lj = b[j].1 as f64 * (b[j].0 - b[j - 1].0);
+                        li.total_cmp(&lj)
+                    })
+                    .expect("two buckets");
+                b[k - 1].1 += b[k].1;
+                b.remove(k);
+            }
+            for (w, n) in b {
+                groups.push((s, n, w));
+                group_cat.push(c);
             }
         }
         debug_assert_eq!(groups.iter().map(|g| g.1 as usize).sum::<usize>(), total);
@@ -337,7 +403,7 @@ impl FleetLp {
             if ac.base == s {
                 first
             } else {
-                first + c.site[s].map_or(0.0, |x| x.3) + c.turn
+                first + c.btime[s] + c.turn
             }
         };
         let mut vars = Vec::new();
@@ -345,9 +411,10 @@ impl FleetLp {
         for (gi, &(s, _, w)) in groups.iter().enumerate() {
             let esc = r.escorts_for(crate::solve::CATS[group_cat[gi] as usize]) as f64;
             for (ci, c) in classes.iter().enumerate() {
-                let Some((lt, _, pt, _)) = c.site[s] else {
+                let Some((lt, _, _, _)) = c.site[s] else {
                     continue;
                 };
+                let pt = c.ptime[s];
                 let cap = c.seats as f64 - esc;
                 if cap < w - 1e-9 || cap <= 0.0 {
                     continue;
@@ -369,7 +436,7 @@ impl FleetLp {
                         let extra = if j == 1 {
                             0.0
                         } else {
-                            (j - 1) as f64 * cyc + (j - 2) as f64 * c.pt_min + pt
+                            (j - 1) as f64 * cyc + (j - 2) as f64 * c.ptime_min + pt
                         };
                         let t = (ws.max(rdy_any) + extra).max(rdy);
                         if c.night {
@@ -410,7 +477,7 @@ impl FleetLp {
                 let k = serv.len().min(MAX_CLUSTERS);
                 let mut cluster_of = vec![None; ns];
                 // per cluster: min loaded time, loaded fh, positioning h, earliest ready
-                let mut par = vec![(f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY); k];
+                let mut par = vec![(f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY); k];
                 for (i, &s) in serv.iter().enumerate() {
                     let cl = i * k / serv.len();
                     cluster_of[s] = Some(cl);
@@ -420,6 +487,7 @@ impl FleetLp {
                     q.1 = q.1.min(x.1);
                     q.2 = q.2.min(x.2);
                     q.3 = q.3.min(ready(ci, s));
+                    q.4 = q.4.min(c.ptime[s]);
                 }
                 let mut by_day = Vec::with_capacity(days.len());
                 let mut count = 0usize;
@@ -441,7 +509,7 @@ impl FleetLp {
                                 return None; // too many trips a day to enumerate: no patterns
                             }
                             for cl in 0..k {
-                                let t = arr + 2.0 * c.turn + par[cl].2;
+                                let t = arr + 2.0 * c.turn + par[cl].4;
                                 let a2 = t + par[cl].0;
                                 let f2 = fh + par[cl].1 + par[cl].2;
                                 if a2 <= we + 1e-9 && f2 <= c.fh + 1e-9 && a2 - t1 <= ac.crew_duty_hours + 1e-9 {
@@ -520,7 +588,7 @@ impl FleetLp {
                 // leg that same day, and the day's span covers them all.
                 let pos = if later { pfh } else { 0.0 };
                 fh_day[v.a][di].push((h, v.f * (lfh + pos)));
-                let gap = if later { pfh + 2.0 * c.turn } else { 0.0 };
+                let gap = if later { c.ptime[s] + 2.0 * c.turn } else { 0.0 };
                 busy[v.a][di].push((h, v.f * (lt + gap)));
             }
         }
@@ -661,7 +729,11 @@ impl FleetLp {
                         class_of_ac[m] = ci;
                     }
                 }
-                guide = Some(Guide { class_of_ac, d0: self.d0, pickups: q });
+                guide = Some(Guide {
+                    class_of_ac,
+                    d0: self.d0,
+                    pickups: q,
+                });
                 // Its makespan (if nobody overflows) is a feasible T.
                 let (mut moved, mut last) = (0.0, f64::NEG_INFINITY);
                 for (k, v) in self.vars.iter().enumerate() {

@@ -6,9 +6,10 @@
 //!   threat rates ([`Problem::from_scenario`]); the plan clock (hours from
 //!   local midnight of day 0), routing with refuel stops ([`problem::route`]).
 //! - [`solve`]: [`solve`] — event-simulation construction, then a parallel,
-//!   seeded perturbation search over the construction's priorities (anytime,
-//!   time-limited, deterministic for a seed and round count), with extra
-//!   starts that follow the fleet LP's daily site shares.
+//!   seeded search over the construction's priorities (anytime,
+//!   time-limited, deterministic for a seed and round count): global moves
+//!   rebuild the plan, local moves keep it before a cut day and rebuild the
+//!   rest; extra starts follow the fleet LP's daily site shares.
 //! - [`bound`]: lower bounds on risk exposure (transportation relaxation,
 //!   exact min-cost flow) and makespan (intake, flight time, fleet seat-hours),
 //!   each raised by the fleet LP (`fleet_lp`: aircraft classes × days × trip

@@ -9,11 +9,15 @@
 //! of a separation group, seats for guards, escorts, stretchers and medical
 //! escorts, payload).
 //!
-//! Improvement searches the space of priority vectors (per-site multipliers,
-//! β, urgency weight): each round perturbs the incumbent into a batch of
-//! candidates (seeded ChaCha per candidate), rebuilds them in parallel with
-//! rayon and keeps the lexicographically best, ties to the lowest candidate
-//! index — so the result depends only on the seed and the number of rounds.
+//! Improvement searches the space of priority vectors (per-site multipliers
+//! per plan day, per-class site multipliers, β, urgency weight): each round
+//! perturbs one chain's plan into a batch of candidates (seeded ChaCha per
+//! candidate) — a global move rebuilds the whole plan, a local move keeps the
+//! sorties that leave before a cut day and rebuilds only the rest — builds
+//! them in parallel with rayon and keeps the lexicographically best, ties to
+//! the lowest candidate index. Four chains from the best starts run in turn
+//! until half the budget, then only the best one — so the result depends
+//! only on the seed and the number of rounds.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -90,6 +94,15 @@ pub(crate) struct Prepared {
     pub routes: Vec<Vec<Vec<Option<Route>>>>,
     pub movable: Vec<usize>,
     pub unserved: Vec<Unserved>,
+    /// Great-circle km between sites, `km[a * n + b]`.
+    pub km: Vec<f64>,
+}
+
+impl Prepared {
+    pub fn km(&self, a: usize, b: usize) -> f64 {
+        let n = (self.km.len() as f64).sqrt() as usize;
+        self.km[a * n + b]
+    }
 }
 
 /// Check the instance can be planned at all; explain why not.
@@ -198,11 +211,13 @@ pub(crate) fn prepare(p: &Problem) -> Result<Prepared, PlanError> {
         why.dedup();
         return Err(PlanError::Infeasible(why));
     }
+    let km = (0..ns).flat_map(|a| (0..ns).map(move |b| (a, b))).map(|(a, b)| p.dist(a, b)).collect();
     Ok(Prepared {
         class_of,
         routes,
         movable,
         unserved,
+        km,
     })
 }
 
@@ -213,7 +228,12 @@ fn same_class(a: &AircraftSpec, b: &AircraftSpec) -> bool {
 /// Priority parameters the improvement phase searches over.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Params {
-    pub mult: Vec<f64>,
+    /// Per site and plan day (day index from the operation's first day; the
+    /// last entry holds for later days): a multiplier on the threat rate.
+    pub mult: Vec<Vec<f64>>,
+    /// Per aircraft class (`Prepared::class_of`) and site: a multiplier on
+    /// the whole score (which sites suit which type).
+    pub cmult: Vec<Vec<f64>>,
     pub beta: f64,
     pub urgency: f64,
     /// Weight of following the exposure LP's pick-ups (0 = ignore them).
@@ -241,6 +261,13 @@ pub(crate) struct Sim<'a> {
     intake: BTreeMap<i64, u32>,
     queues: Vec<[Vec<usize>; 3]>,
     heads: Vec<[usize; 3]>,
+    /// Per site and category, the people in a separation group; and per
+    /// group, its members still to move (a group of k needs k sorties, so
+    /// the fill takes members of the largest groups first).
+    gqueues: Vec<[Vec<usize>; 3]>,
+    gleft: Vec<u32>,
+    /// Greedy manifests per site and category, by cabin size (see `manifest`).
+    cache: std::cell::RefCell<Vec<[Vec<(u32, Vec<usize>)>; 3]>>,
     taken: Vec<bool>,
     remaining: Vec<[u32; 3]>,
     rem_site: Vec<u32>,
@@ -253,8 +280,18 @@ pub(crate) struct Sim<'a> {
 }
 
 const HORIZON_DAYS: f64 = 400.0;
-/// Search pool size (see [`search`]).
-const POOL: usize = 1;
+/// Days with their own site multipliers in [`Params::mult`].
+pub(crate) const PHASES: usize = 48;
+/// Search chains: the best distinct starts, improved in turn (see [`search`]).
+const POOL: usize = 4;
+/// Share of the search's moves that rebuild only from a cut day on.
+const LOCAL_SHARE: f64 = 0.7;
+/// Fraction of the budget (time or rounds) after which only the chain with
+/// the best plan goes on.
+const FOCUS: f64 = 0.5;
+/// Under a time limit, no new batch of starting constructions after this
+/// fraction of it.
+const START_SHARE: f64 = 0.5;
 
 impl<'a> Sim<'a> {
     /// A simulation with `committed` sorties already flown or kept, nothing new
@@ -292,7 +329,7 @@ impl<'a> Sim<'a> {
                     fh: 0.0,
                     first: l.dep,
                 });
-                d.fh += a.hours_for(p.dist(l.from, l.to));
+                d.fh += a.hours_for(pre.km(l.from, l.to));
                 d.first = d.first.min(l.dep);
             }
             if let Some(last) = s.legs.last() {
@@ -307,9 +344,18 @@ impl<'a> Sim<'a> {
         let mut queues: Vec<[Vec<usize>; 3]> = (0..ns).map(|_| [vec![], vec![], vec![]]).collect();
         let mut remaining = vec![[0u32; 3]; ns];
         let mut rem_site = vec![0u32; ns];
+        let mut gqueues: Vec<[Vec<usize>; 3]> = (0..ns).map(|_| [vec![], vec![], vec![]]).collect();
+        let ng = p.people.iter().flat_map(|q| q.groups.iter()).map(|&g| g as usize + 1).max().unwrap_or(0);
+        let mut gleft = vec![0u32; ng];
         for &i in todo {
             let q = &p.people[i];
             queues[q.site][cat_index(q.category)].push(i);
+            if !q.groups.is_empty() {
+                gqueues[q.site][cat_index(q.category)].push(i);
+                for &g in &q.groups {
+                    gleft[g as usize] += 1;
+                }
+            }
             remaining[q.site][cat_index(q.category)] += 1;
             rem_site[q.site] += 1;
         }
@@ -320,6 +366,9 @@ impl<'a> Sim<'a> {
             intake,
             queues,
             heads: vec![[0; 3]; ns],
+            gqueues,
+            gleft,
+            cache: std::cell::RefCell::new((0..ns).map(|_| [vec![], vec![], vec![]]).collect()),
             taken: vec![false; p.people.len()],
             remaining,
             rem_site,
@@ -377,7 +426,7 @@ impl<'a> Sim<'a> {
                 fh: 0.0,
                 first: l.dep,
             });
-            d.fh += ac.hours_for(p.dist(l.from, l.to));
+            d.fh += ac.hours_for(self.pre.km(l.from, l.to));
             d.first = d.first.min(l.dep);
         }
     }
@@ -440,7 +489,7 @@ impl<'a> Sim<'a> {
         let p = self.p;
         let st = &self.ac[a];
         let cls = self.pre.class_of[a];
-        let mut best: Option<(f64, SortieI)> = None;
+        let mut best: Option<(f64, usize, usize, u32, Vec<LegI>)> = None;
         for s in 0..p.sites.len() {
             if self.rem_site[s] == 0 {
                 continue;
@@ -459,7 +508,8 @@ impl<'a> Sim<'a> {
             let room = p
                 .intake_cap(day_of(arr))
                 .saturating_sub(self.intake.get(&day_of(arr)).copied().unwrap_or(0));
-            let rate = p.rate(s, pick) * prm.mult[s];
+            let ph = (day_of(pick) - day_of(p.start_h)).clamp(0, PHASES as i64 - 1) as usize;
+            let rate = p.rate(s, pick) * prm.mult[s][ph];
             let urg = match p.sites[s].deadline_h {
                 Some(d) => prm.urgency * self.rem_site[s] as f64 / (d - pick).max(1.0),
                 None => 0.0,
@@ -469,10 +519,11 @@ impl<'a> Sim<'a> {
                 if self.remaining[s][c] == 0 {
                     continue;
                 }
-                let Some(sortie) = self.fill(a, s, c, &legs, room) else {
+                let n = self.load_of(a, s, c, room);
+                if n == 0 {
                     continue;
-                };
-                let load = sortie.people.len() as f64;
+                }
+                let load = n as f64;
                 let mut follow = 0.0;
                 if let Some((g, cum)) = &self.guide
                     && prm.lp_weight > 0.0
@@ -488,13 +539,14 @@ impl<'a> Sim<'a> {
                         }
                     }
                 }
-                let score = (rate + urg + follow) * load / cycle.powf(prm.beta);
-                if best.as_ref().is_none_or(|(b, _)| score > *b) {
-                    best = Some((score, sortie));
+                let score = (rate + urg + follow) * prm.cmult[cls][s] * load / cycle.powf(prm.beta);
+                if best.as_ref().is_none_or(|(b, ..)| score > *b) {
+                    best = Some((score, s, c, room, legs.clone()));
                 }
             }
         }
-        best.map(|(_, s)| s)
+        let (_, s, c, room, legs) = best?;
+        self.fill(a, s, c, &legs, room)
     }
 
     /// Earliest legal legs for positioning along `pos` then carrying along `load`.
@@ -533,7 +585,7 @@ impl<'a> Sim<'a> {
                     };
                     t = prev.arr + ground;
                 }
-                let dur = ac.hours_for(p.dist(f, to));
+                let dur = ac.hours_for(self.pre.km(f, to));
                 let first_loaded = loaded && (i == 0 || !nodes[i - 1].2);
                 if first_loaded {
                     t = t.max(lt0);
@@ -667,6 +719,74 @@ impl<'a> Sim<'a> {
         None
     }
 
+    /// The greedy manifest of category `c` at site `s` for a cabin of `cap`
+    /// seats (escorts excluded), without an intake limit; a limit of `room`
+    /// takes its first `room` people (the greedy adds people in order).
+    /// Cached until a sortie takes people from `s`.
+    fn manifest(&self, s: usize, c: usize, cap: u32) -> std::cell::Ref<'_, Vec<usize>> {
+        let hit = self.cache.borrow()[s][c].iter().position(|x| x.0 == cap);
+        let k = match hit {
+            Some(k) => k,
+            None => {
+                let m = self.greedy_manifest(s, c, cap);
+                let mut cache = self.cache.borrow_mut();
+                cache[s][c].push((cap, m));
+                cache[s][c].len() - 1
+            }
+        };
+        std::cell::Ref::map(self.cache.borrow(), |v| &v[s][c][k].1)
+    }
+
+    fn greedy_manifest(&self, s: usize, c: usize, cap: u32) -> Vec<usize> {
+        let p = self.p;
+        let mut people = Vec::new();
+        let mut groups: Vec<u32> = Vec::new();
+        let (mut seats, mut ratio) = (0u32, 0.0f64);
+        let mut take = |i: usize, people: &mut Vec<usize>| -> bool {
+            let per = &p.people[i];
+            if per.groups.iter().any(|g| groups.contains(g)) {
+                return false;
+            }
+            let need = p.rules.person_seats(per);
+            let r2 = ratio + p.rules.guard_ratio(per.risk);
+            if seats + need + p.rules.guard_seats(r2) > cap {
+                return false;
+            }
+            seats += need;
+            ratio = r2;
+            groups.extend_from_slice(&per.groups);
+            people.push(i);
+            true
+        };
+        // Members of groups with two or more left first, largest groups first.
+        let mut gc: Vec<(u32, usize)> = self.gqueues[s][c]
+            .iter()
+            .filter(|&&i| !self.taken[i])
+            .filter_map(|&i| {
+                let k = p.people[i].groups.iter().map(|&g| self.gleft[g as usize]).max()?;
+                (k >= 2).then_some((k, i))
+            })
+            .collect();
+        gc.sort_by(|a, b| b.0.cmp(&a.0));
+        for &(_, i) in &gc {
+            take(i, &mut people);
+        }
+        let picked_groups = people.len();
+        let q = &self.queues[s][c];
+        let mut scanned = 0;
+        for &i in &q[self.heads[s][c]..] {
+            if scanned > 4 * cap as usize + 16 {
+                break;
+            }
+            if self.taken[i] || people[..picked_groups].contains(&i) {
+                continue;
+            }
+            scanned += 1;
+            take(i, &mut people);
+        }
+        people
+    }
+
     /// Fill a manifest of category `c` at site `s` for these legs.
     pub(crate) fn fill(
         &self,
@@ -681,36 +801,19 @@ impl<'a> Sim<'a> {
         let cat = CATS[c];
         let escorts = p.rules.escorts_for(cat);
         let cap = ac.usable_seats(p.rules.kg_per_seat).checked_sub(escorts)?;
-        let mut people = Vec::new();
-        let mut groups: Vec<u32> = Vec::new();
-        let (mut seats, mut ratio, mut medical) = (0u32, 0.0f64, 0u32);
-        let q = &self.queues[s][c];
-        let mut scanned = 0;
-        for &i in &q[self.heads[s][c]..] {
-            if people.len() as u32 >= room || scanned > 4 * cap as usize + 16 {
-                break;
-            }
-            if self.taken[i] {
-                continue;
-            }
-            scanned += 1;
-            let per = &p.people[i];
-            if per.groups.iter().any(|g| groups.contains(g)) {
-                continue;
-            }
-            let need = p.rules.person_seats(per);
-            let r2 = ratio + p.rules.guard_ratio(per.risk);
-            if seats + need + p.rules.guard_seats(r2) > cap {
-                continue;
-            }
-            seats += need;
-            ratio = r2;
-            medical += need - 1;
-            groups.extend_from_slice(&per.groups);
-            people.push(i);
-        }
+        let m = self.manifest(s, c, cap);
+        let people: Vec<usize> = m[..m.len().min(room as usize)].to_vec();
+        drop(m);
         if people.is_empty() {
             return None;
+        }
+        let (mut seats, mut ratio, mut medical) = (0u32, 0.0f64, 0u32);
+        for &i in &people {
+            let per = &p.people[i];
+            let need = p.rules.person_seats(per);
+            seats += need;
+            ratio += p.rules.guard_ratio(per.risk);
+            medical += need - 1;
         }
         let guards = p.rules.guard_seats(ratio);
         Some(SortieI {
@@ -726,6 +829,17 @@ impl<'a> Sim<'a> {
         })
     }
 
+    /// How many people `fill` would put on board (without building it).
+    fn load_of(&self, a: usize, s: usize, c: usize, room: u32) -> usize {
+        let p = self.p;
+        let ac = &p.aircraft[a];
+        let escorts = p.rules.escorts_for(CATS[c]);
+        let Some(cap) = ac.usable_seats(p.rules.kg_per_seat).checked_sub(escorts) else {
+            return 0;
+        };
+        self.manifest(s, c, cap).len().min(room as usize)
+    }
+
     fn commit(&mut self, s: SortieI) {
         let p = self.p;
         let a = s.ac;
@@ -736,7 +850,7 @@ impl<'a> Sim<'a> {
                 fh: 0.0,
                 first: l.dep,
             });
-            d.fh += ac.hours_for(p.dist(l.from, l.to));
+            d.fh += ac.hours_for(self.pre.km(l.from, l.to));
             d.first = d.first.min(l.dep);
         }
         let last = s.legs.last().expect("a sortie has legs");
@@ -746,9 +860,15 @@ impl<'a> Sim<'a> {
         let c = cat_index(s.cat);
         for &i in &s.people {
             self.taken[i] = true;
+            for &g in &p.people[i].groups {
+                self.gleft[g as usize] -= 1;
+            }
         }
         if let Some((g, _)) = &self.guide {
             self.took[g.class_of_ac[a]][s.origin] += s.people.len() as f64;
+        }
+        for v in self.cache.get_mut()[s.origin].iter_mut() {
+            v.clear();
         }
         self.remaining[s.origin][c] -= s.people.len() as u32;
         self.rem_site[s.origin] -= s.people.len() as u32;
@@ -848,6 +968,7 @@ fn objective_of(p: &Problem, sorties: &[SortieI]) -> Objective {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Built {
     pub sorties: Vec<SortieI>,
     pub obj: Objective,
@@ -875,6 +996,8 @@ pub(crate) fn construct(
     })
 }
 
+/// A global move: rescale 1–3 sites' multipliers on every day, maybe β, the
+/// urgency weight and the LP weight; the whole plan is rebuilt.
 fn perturb(base: &Params, rng: &mut ChaCha8Rng, p: &Problem) -> Params {
     let mut m = base.clone();
     let ns = m.mult.len();
@@ -886,7 +1009,14 @@ fn perturb(base: &Params, rng: &mut ChaCha8Rng, p: &Problem) -> Params {
         }
         let s = origins[rng.gen_range(0..origins.len())];
         let f: f64 = (rng.gen_range(-0.7f64..0.7)).exp();
-        m.mult[s] = (m.mult[s] * f).clamp(0.05, 20.0);
+        for x in m.mult[s].iter_mut() {
+            *x = (*x * f).clamp(0.05, 20.0);
+        }
+    }
+    if rng.gen_bool(0.3) && !origins.is_empty() {
+        let c = rng.gen_range(0..m.cmult.len());
+        let s = origins[rng.gen_range(0..origins.len())];
+        m.cmult[c][s] = (m.cmult[c][s] * rng.gen_range(-0.7f64..0.7).exp()).clamp(0.05, 20.0);
     }
     if rng.gen_bool(0.3) {
         m.beta = (m.beta + rng.gen_range(-0.3..0.3)).clamp(0.0, 2.0);
@@ -896,6 +1026,40 @@ fn perturb(base: &Params, rng: &mut ChaCha8Rng, p: &Problem) -> Params {
     }
     if m.lp_weight > 0.0 && rng.gen_bool(0.2) {
         m.lp_weight = (m.lp_weight * rng.gen_range(0.5f64..2.0)).clamp(1e-3, 1e4);
+    }
+    m
+}
+
+/// A local move from plan day `d` on: rescale 1–3 sites' multipliers on
+/// days `d..d + w` (w = 1–3 days, or all later days); only the part of the
+/// plan from day `d` is rebuilt (see [`search`]).
+fn perturb_from(base: &Params, rng: &mut ChaCha8Rng, p: &Problem, d: usize) -> Params {
+    let mut m = base.clone();
+    let ns = m.mult.len();
+    let origins: Vec<usize> = (0..ns).filter(|&s| p.sites[s].kind.is_origin()).collect();
+    if origins.is_empty() {
+        return m;
+    }
+    let k = rng.gen_range(1..=3.min(origins.len()));
+    let end = if rng.gen_bool(0.5) {
+        PHASES
+    } else {
+        (d + rng.gen_range(1..=3)).min(PHASES)
+    };
+    for _ in 0..k {
+        let s = origins[rng.gen_range(0..origins.len())];
+        let f: f64 = (rng.gen_range(-1.0f64..1.0)).exp();
+        for x in &mut m.mult[s][d.min(PHASES - 1)..end.max(d.min(PHASES - 1) + 1)] {
+            *x = (*x * f).clamp(0.02, 50.0);
+        }
+    }
+    if rng.gen_bool(0.1) {
+        m.beta = (m.beta + rng.gen_range(-0.2..0.2)).clamp(0.0, 2.0);
+    }
+    if rng.gen_bool(0.15) {
+        let c = rng.gen_range(0..m.cmult.len());
+        let s = origins[rng.gen_range(0..origins.len())];
+        m.cmult[c][s] = (m.cmult[c][s] * rng.gen_range(-0.7f64..0.7).exp()).clamp(0.05, 20.0);
     }
     m
 }
@@ -943,12 +1107,15 @@ pub(crate) fn search(
         }
     };
     let lp_weights: &[f64] = if guide.is_some() { &[0.0, 1.0, 3.0, 10.0] } else { &[0.0] };
-    let starts: Vec<Params> = lp_weights
-        .iter()
-        .flat_map(|&w| {
-            [0.0, 0.5, 1.0].into_iter().flat_map(move |beta| {
-                [0.1, 1.0, 10.0].map(|u| Params {
-                    mult: vec![1.0; ns],
+    let nclass = pre.routes.len();
+    // Starts, the usually strongest first (β 1, 0.5, 0; urgency 1, 0.1, 10).
+    let starts: Vec<Params> = [1.0, 0.5, 0.0]
+        .into_iter()
+        .flat_map(|beta| {
+            [1.0, 0.1, 10.0].into_iter().flat_map(move |u| {
+                lp_weights.iter().map(move |&w| Params {
+                    mult: vec![vec![1.0; PHASES]; ns],
+                    cmult: vec![vec![1.0; ns]; nclass],
                     beta,
                     urgency: u * mean_rate,
                     lp_weight: w * mean_rate,
@@ -956,11 +1123,28 @@ pub(crate) fn search(
             })
         })
         .collect();
-    let built: Vec<(usize, Result<Built, Vec<usize>>)> = starts
-        .par_iter()
-        .enumerate()
-        .map(|(k, prm)| (k, construct(p, pre, committed, todo, not_before, prm, guide)))
-        .collect();
+    // Built `threads` at a time; under a time limit (no `max_rounds`) no new
+    // batch of starts begins after `START_SHARE` of it (large instances,
+    // short limits: re-planning), so the limit holds.
+    let threads = rayon::current_num_threads().max(1);
+    let mut built: Vec<(usize, Result<Built, Vec<usize>>)> = Vec::new();
+    for (ci, ch) in starts.chunks(threads).enumerate() {
+        if ci > 0
+            && opts.max_rounds.is_none()
+            && started.elapsed().as_secs_f64() >= START_SHARE * opts.time_limit.as_secs_f64()
+        {
+            break;
+        }
+        let part: Vec<(usize, Result<Built, Vec<usize>>)> = ch
+            .par_iter()
+            .enumerate()
+            .map(|(k, prm)| {
+                let r = construct(p, pre, committed, todo, not_before, prm, guide);
+                (ci * threads + k, r)
+            })
+            .collect();
+        built.extend(part);
+    }
     // A small pool of the best distinct starts, improved in turn (round
     // robin), so one strong basin does not starve the others.
     let mut pool: Vec<(Params, Built)> = Vec::new();
@@ -977,13 +1161,15 @@ pub(crate) fn search(
     pool.sort_by(|a, b| a.1.obj.cmp_key(&b.1.obj)); // stable: ties keep start order
     pool.dedup_by(|a, b| a.1.obj == b.1.obj);
     pool.truncate(POOL);
-    let threads = rayon::current_num_threads().max(1);
     let batch = if opts.batch > 0 {
         opts.batch
     } else {
         2 * threads
     };
+    let d0 = day_of(p.start_h);
     let (mut rounds, mut improvements) = (0u64, 0u64);
+    let mut best: Vec<(Params, Built)> = pool.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
+    let mut focused = false;
     loop {
         if opts.max_rounds.is_some_and(|m| rounds >= m) {
             break;
@@ -992,28 +1178,93 @@ pub(crate) fn search(
             break;
         }
         let m = (rounds % pool.len() as u64) as usize;
-        let cands: Vec<Params> = (0..batch)
+        // Days the incumbent's new sorties span (where a local move may cut).
+        let inc = &pool[m].1;
+        let first_day = (day_of(not_before.max(p.start_h)) - d0).max(0) as usize;
+        let last_day = inc.sorties[committed.len()..]
+            .iter()
+            .map(|s| (day_of(s.legs[0].dep) - d0).max(0) as usize)
+            .max()
+            .unwrap_or(first_day);
+        let cands: Vec<(Params, Option<usize>)> = (0..batch)
             .map(|k| {
                 let mut rng = ChaCha8Rng::seed_from_u64(
                     opts.seed ^ (rounds.wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ (k as u64) << 48,
                 );
-                perturb(&pool[m].0, &mut rng, p)
+                if !rng.gen_bool(LOCAL_SHARE) || last_day <= first_day {
+                    (perturb(&pool[m].0, &mut rng, p), None)
+                } else {
+                    let d = rng.gen_range(first_day + 1..=last_day);
+                    (perturb_from(&pool[m].0, &mut rng, p, d), Some(d))
+                }
             })
             .collect();
         let res: Vec<Option<Built>> = cands
             .par_iter()
-            .map(|c| construct(p, pre, committed, todo, not_before, c, guide).ok())
+            .map(|(c, cut)| match cut {
+                None => construct(p, pre, committed, todo, not_before, c, guide).ok(),
+                Some(d) => {
+                    // Keep the incumbent's sorties that leave before day d
+                    // (a prefix of every aircraft's chain); rebuild the rest.
+                    let t = (d0 + *d as i64) as f64 * 24.0;
+                    let kept: Vec<SortieI> = inc
+                        .sorties
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, s)| *i < committed.len() || s.legs[0].dep < t)
+                        .map(|(_, s)| s.clone())
+                        .collect();
+                    let mut on = vec![false; p.people.len()];
+                    for s in &kept[committed.len()..] {
+                        for &i in &s.people {
+                            on[i] = true;
+                        }
+                    }
+                    let left: Vec<usize> = todo.iter().copied().filter(|&i| !on[i]).collect();
+                    construct(p, pre, &kept, &left, not_before, c, guide).ok()
+                }
+            })
             .collect();
+        // The round's best candidate replaces the chain's plan when better;
+        // the best plan each chain has seen is kept apart.
+        let mut top: Option<(usize, Built)> = None;
         for (k, r) in res.into_iter().enumerate() {
             if let Some(b) = r
-                && b.obj.better_than(&pool[m].1.obj)
+                && top.as_ref().is_none_or(|t| b.obj.better_than(&t.1.obj))
             {
-                pool[m] = (cands[k].clone(), b);
-                improvements += 1;
+                top = Some((k, b));
             }
         }
+        if let Some((k, b)) = top
+            && b.obj.better_than(&pool[m].1.obj)
+        {
+            if b.obj.better_than(&best[m].1.obj) {
+                best[m] = (cands[k].0.clone(), b.clone());
+                improvements += 1;
+            }
+            pool[m] = (cands[k].0.clone(), b);
+        }
         rounds += 1;
+        // Past the focus point only the chain with the best plan goes on.
+        let past = match opts.max_rounds {
+            Some(mr) => rounds as f64 >= FOCUS * mr as f64,
+            None => started.elapsed().as_secs_f64() >= FOCUS * opts.time_limit.as_secs_f64(),
+        };
+        if past && !focused && pool.len() > 1 && (rounds % pool.len() as u64) == 0 {
+            focused = true;
+            let mut b = 0;
+            for i in 1..best.len() {
+                if best[i].1.obj.better_than(&best[b].1.obj) {
+                    b = i;
+                }
+            }
+            let keep_best = best.swap_remove(b);
+            let keep_cur = pool.swap_remove(b);
+            best = vec![keep_best];
+            pool = vec![keep_cur];
+        }
     }
+    let mut pool = best;
     let mut best = 0;
     for i in 1..pool.len() {
         if pool[i].1.obj.better_than(&pool[best].1.obj) {

@@ -411,6 +411,50 @@ fn tiny_instance_bounds_never_exceed_the_known_optimum() {
     assert!(b.risk_exposure > intake.risk_exposure, "{b:?}");
 }
 
+/// A variant of [`tiny`] where every leg needs a refuelling stop: the origin
+/// is 300 km north, the helicopter's range 200 km, a refuelling site halfway.
+fn tiny_with_stop(n: usize) -> Problem {
+    use sallyport_core::LatLon;
+    use sallyport_planner::problem::SiteSpec;
+    let mut p = tiny(n, 8.0);
+    let lat = |km: f64| 33.0 + (km / 6371.0088f64).to_degrees();
+    p.sites[0].position = LatLon::new(lat(300.0), 44.0).unwrap();
+    p.sites.push(SiteSpec {
+        id: sallyport_core::SiteId::new("mid").unwrap(),
+        kind: SiteKind::StagingBase,
+        position: LatLon::new(lat(150.0), 44.0).unwrap(),
+        runway: true,
+        refuel: true,
+        holding_capacity: 0,
+        hours: None,
+        deadline_h: None,
+        threat: vec![],
+    });
+    p.aircraft[0].range_km = 200.0;
+    p
+}
+
+#[test]
+fn tiny_instance_with_refuelling_stops_keeps_the_bound_exact() {
+    // 20 people, 10 a trip; every chain origin ↔ destination needs a stop
+    // (300 km, range 200 km), so positioning costs 2 × 0.75 h of flight and
+    // at least 0.5 h on the ground (a refuelling stop, or a turnaround if
+    // split into two sorties). Known optimum: leave 06:00, refuel 06:45–07:15,
+    // at the origin 08:00, board until 08:30, land 10:30 (0.75 + 0.5 + 0.75);
+    // turnaround to 11:00, back at 13:00, board, leave 13:30, land 15:30.
+    // Exposure = 10 × 2.5 + 10 × 7.5 = 100; makespan = 15.5 − 6 = 9.5 h.
+    // Without the stop's ground time in positioning the fleet LP would say 85.
+    let p = tiny_with_stop(20);
+    let plan = solve(&p, &quick(2)).unwrap();
+    assert!(validate(&p, &plan).is_empty(), "{:?}", validate(&p, &plan));
+    assert!((plan.kpis.risk_exposure - 100.0).abs() < 1e-6, "{:?}", plan.kpis);
+    assert!((plan.kpis.makespan_h - 9.5).abs() < 1e-6, "{:?}", plan.kpis);
+    let b = &plan.bounds;
+    assert!(b.risk_exposure <= 100.0 + 1e-6, "{b:?}");
+    assert!(b.makespan_h <= 9.5 + 1e-6, "{b:?}");
+    assert!(b.risk_exposure >= 100.0 - 1e-3, "{b:?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10, .. ProptestConfig::default() })]
     /// The bounds hold for re-planned problems too (closures, lost aircraft,
