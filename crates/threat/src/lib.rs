@@ -35,7 +35,7 @@ pub use alerts::{Alert, AlertRules, Change, Level};
 pub use backtest::{BacktestConfig, BacktestReport, backtest};
 pub use db::{IngestOptions, IngestReport, ingest_files, ingest_parsed, load_events};
 pub use event::{Event, EventKind, Source};
-pub use model::{Assessment, Contribution, ModelParams, SiteSeries, ThreatModel};
+pub use model::{Assessment, Contribution, ModelParams, SiteSeries, SpaceKernel, ThreatModel};
 pub use parse::{Parsed, Rejected, parse_bytes};
 pub use priority::{PlannerThreat, PriorityOptions, SiteThreat, forecast, replay};
 
