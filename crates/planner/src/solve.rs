@@ -1170,12 +1170,23 @@ pub(crate) fn search(
     let (mut rounds, mut improvements) = (0u64, 0u64);
     let mut best: Vec<(Params, Built)> = pool.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
     let mut focused = false;
+    let searching = Instant::now();
     loop {
         if opts.max_rounds.is_some_and(|m| rounds >= m) {
             break;
         }
-        if opts.max_rounds.is_none() && started.elapsed() >= opts.time_limit {
-            break;
+        // Under a time limit, no round that would end past it (by the mean
+        // round so far: a round on a large instance takes a second or so).
+        if opts.max_rounds.is_none() {
+            let el = started.elapsed();
+            let mean = if rounds > 0 {
+                searching.elapsed() / rounds as u32
+            } else {
+                Duration::ZERO
+            };
+            if el + mean >= opts.time_limit {
+                break;
+            }
         }
         let m = (rounds % pool.len() as u64) as usize;
         // Days the incumbent's new sorties span (where a local move may cut).
