@@ -267,7 +267,7 @@ pub(crate) struct Sim<'a> {
     gqueues: Vec<[Vec<usize>; 3]>,
     gleft: Vec<u32>,
     /// Greedy manifests per site and category, by cabin size (see `manifest`).
-    cache: std::cell::RefCell<Vec<[Vec<(u32, Vec<usize>)>; 3]>>,
+    cache: std::cell::RefCell<Vec<[Manifests; 3]>>,
     taken: Vec<bool>,
     remaining: Vec<[u32; 3]>,
     rem_site: Vec<u32>,
@@ -278,6 +278,9 @@ pub(crate) struct Sim<'a> {
     guide: Option<(&'a Guide, Vec<Vec<Vec<f64>>>)>,
     took: Vec<Vec<f64>>,
 }
+
+/// Cached greedy manifests of one site and category: (cabin seats, people).
+type Manifests = Vec<(u32, Vec<usize>)>;
 
 const HORIZON_DAYS: f64 = 400.0;
 /// Days with their own site multipliers in [`Params::mult`].
@@ -767,7 +770,7 @@ impl<'a> Sim<'a> {
                 (k >= 2).then_some((k, i))
             })
             .collect();
-        gc.sort_by(|a, b| b.0.cmp(&a.0));
+        gc.sort_by_key(|x| std::cmp::Reverse(x.0));
         for &(_, i) in &gc {
             take(i, &mut people);
         }
