@@ -979,7 +979,10 @@ const BORDER_R: f32 = 6.0;
 
 /// The skeleton trace gives a minutia's direction to within ±15° or so; the smoothed ridge
 /// orientation is more precise but has no sense. Take the orientation, turned to the sense
-/// of the trace, when the two agree within 30° (elsewhere, e.g. near cores, the trace).
+/// of the trace, when the two agree within 75° (elsewhere, e.g. near cores, the trace).
+/// Measured on FVC2002 / FVC2004 DB1_B (FVC protocol, all-pairs EER): 30° 4.37 / 4.23,
+/// 15.46 / 10.35%; 60° 4.37 / 3.57, 13.27 / 10.00%; 75° 4.37 / 3.29, 11.63 / 8.57%; 90°
+/// (always the orientation) 4.37 / 3.57, 12.92 / 8.93%.
 fn refine_direction(traced: f32, ridge: f32) -> f32 {
     let cands = [ridge, ridge + PI];
     let best = if ang_diff(cands[0], traced) <= ang_diff(cands[1], traced) {
@@ -987,7 +990,7 @@ fn refine_direction(traced: f32, ridge: f32) -> f32 {
     } else {
         cands[1]
     };
-    if ang_diff(best, traced) <= PI / 6.0 {
+    if ang_diff(best, traced) <= PI * 5.0 / 12.0 {
         best
     } else {
         traced
