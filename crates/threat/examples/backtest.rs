@@ -2,19 +2,13 @@
 //! file (no database): `cargo run --release -p sallyport-threat --example backtest [-- --json]`.
 //! Same sites (the flagship's origins), periods, parameters and rules as the CLI.
 
-use std::path::PathBuf;
+mod common;
 
-use sallyport_threat::{AlertRules, BacktestConfig, ModelParams, ThreatModel, backtest, parse_bytes};
+
+use sallyport_threat::{AlertRules, BacktestConfig, ModelParams, ThreatModel, backtest};
 
 fn main() {
-    let shared = std::env::var_os("SALLYPORT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let bytes = std::fs::read(shared.join("data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv")).expect("GED extract");
-    let events = parse_bytes("ged", &bytes).events;
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
-    let sc: sallyport_core::Scenario = toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    let sites: Vec<_> = sc.sites.into_iter().filter(|s| s.kind.is_origin()).collect();
+    let (events, sites) = common::ged_and_origins();
     let first = events.iter().map(|e| e.date_start).min().unwrap();
     let last = events.iter().map(|e| e.date_end).max().unwrap();
     let cfg = BacktestConfig::default();

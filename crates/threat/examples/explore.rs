@@ -11,12 +11,13 @@
 //!   upper bound on what the features give, not a model);
 //! - `combo A B F S`: ln A + b ln B + c ln(F/S) and ln(A + c B) over a grid.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use sallyport_threat::backtest::{roc_auc, split_day};
 use sallyport_threat::event::day_number;
-use sallyport_threat::{parse_bytes, ModelParams, ThreatModel};
+use sallyport_threat::{ModelParams, ThreatModel};
 
 struct Ev {
     dist: f64,
@@ -27,21 +28,7 @@ struct Ev {
 }
 
 fn main() {
-    let shared = std::env::var_os("SALLYPORT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let bytes = std::fs::read(shared.join("data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv"))
-        .expect("GED");
-    let events = parse_bytes("ged", &bytes).events;
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
-    let sc: sallyport_core::Scenario =
-        toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    let sites: Vec<_> = sc
-        .sites
-        .into_iter()
-        .filter(|s| s.kind.is_origin())
-        .collect();
+    let (events, sites) = common::ged_and_origins();
     let m = ThreatModel::new(events, ModelParams::default());
     let d = |y, mo, da| chrono::NaiveDate::from_ymd_opt(y, mo, da).unwrap();
     let (d0, d1) = (day_number(d(2016, 3, 1)), day_number(d(2019, 11, 1)));

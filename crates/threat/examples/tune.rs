@@ -3,27 +3,14 @@
 //! period (from `backtest::split_day()`, 2018-01-01) is not looked at here.
 //! Prints every setting's tuning AUC (model and baseline), best last.
 
-use std::path::PathBuf;
+mod common;
+
 
 use chrono::NaiveDate;
-use sallyport_threat::{backtest, parse_bytes, AlertRules, ModelParams, ThreatModel};
+use sallyport_threat::{backtest, AlertRules, ModelParams, ThreatModel};
 
 fn main() {
-    let shared = std::env::var_os("SALLYPORT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let bytes = std::fs::read(shared.join("data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv"))
-        .expect("GED");
-    let events = parse_bytes("ged", &bytes).events;
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
-    let sc: sallyport_core::Scenario =
-        toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    let sites: Vec<_> = sc
-        .sites
-        .into_iter()
-        .filter(|s| s.kind.is_origin())
-        .collect();
+    let (events, sites) = common::ged_and_origins();
     let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     let split = sallyport_threat::backtest::split_day();
     let periods = [(

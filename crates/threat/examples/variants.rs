@@ -3,29 +3,16 @@
 //! `cargo run --release -p sallyport-threat --example variants`.
 //! (Choices were made on the tuning column only; see `examples/tune.rs`.)
 
-use std::path::PathBuf;
+mod common;
+
 
 use sallyport_threat::model::KindWeights;
 use sallyport_threat::{
-    backtest, parse_bytes, AlertRules, BacktestConfig, ModelParams, SpaceKernel, ThreatModel,
+    backtest, AlertRules, BacktestConfig, ModelParams, SpaceKernel, ThreatModel,
 };
 
 fn main() {
-    let shared = std::env::var_os("SALLYPORT_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let bytes = std::fs::read(shared.join("data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv"))
-        .expect("GED");
-    let events = parse_bytes("ged", &bytes).events;
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
-    let sc: sallyport_core::Scenario =
-        toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    let sites: Vec<_> = sc
-        .sites
-        .into_iter()
-        .filter(|s| s.kind.is_origin())
-        .collect();
+    let (events, sites) = common::ged_and_origins();
     let first = events.iter().map(|e| e.date_start).min().unwrap();
     let last = events.iter().map(|e| e.date_end).max().unwrap();
     let cfg = BacktestConfig::default();

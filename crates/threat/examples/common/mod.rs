@@ -1,0 +1,20 @@
+//! What the backtest examples share: the real GED Syria extract and the
+//! flagship's origin sites.
+
+use std::path::PathBuf;
+
+use sallyport_core::Site;
+use sallyport_threat::{Event, parse_bytes};
+
+/// The events of `../shared/data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv`
+/// (or under `$SALLYPORT_SHARED`) and the origin sites of the flagship scenario.
+pub fn ged_and_origins() -> (Vec<Event>, Vec<Site>) {
+    let shared = std::env::var_os("SALLYPORT_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let bytes = std::fs::read(shared.join("data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv")).expect("GED extract");
+    let events = parse_bytes("ged", &bytes).events;
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
+    let sc: sallyport_core::Scenario = toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    (events, sc.sites.into_iter().filter(|s| s.kind.is_origin()).collect())
+}
