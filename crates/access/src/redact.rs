@@ -97,10 +97,8 @@ fn remove_at(value: &mut Value, segs: &[Cow<'_, str>]) {
 /// Removal order of two pointers' segments: deeper and later first, array
 /// indices numerically, so removing one part never shifts another still to be removed.
 fn removal_order(a: &[Cow<'_, str>], b: &[Cow<'_, str>]) -> std::cmp::Ordering {
-    let key = |s: &Cow<'_, str>| match index(s) {
-        Some(n) => (0u8, n, ""),
-        None => (1u8, 0, ""),
-    };
+    // An index sorts before a key, indices by number, keys by text.
+    let key = |s: &Cow<'_, str>| index(s).map_or((1u8, 0), |n| (0u8, n));
     for (x, y) in a.iter().zip(b) {
         let o = key(x).cmp(&key(y)).then_with(|| x.cmp(y));
         if o.is_ne() {
