@@ -13,10 +13,8 @@ use sallyport_threat::{
 
 fn main() {
     let (events, sites) = common::ged_and_origins();
-    let first = events.iter().map(|e| e.date_start).min().unwrap();
-    let last = events.iter().map(|e| e.date_end).max().unwrap();
     let cfg = BacktestConfig::default();
-    let periods = sallyport_threat::backtest::default_periods(first, last, &cfg).unwrap();
+    let periods = common::default_periods(&events, &cfg);
     let d = ModelParams::default();
     let old = ModelParams {
         kernel: SpaceKernel::Gaussian,

@@ -1,10 +1,14 @@
 //! What the backtest examples share: the real GED Syria extract and the
 //! flagship's origin sites.
 
+// Each example uses only part of this module.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use sallyport_core::Site;
-use sallyport_threat::{Event, parse_bytes};
+use chrono::NaiveDate;
+use sallyport_threat::{BacktestConfig, Event, parse_bytes};
 
 /// The events of `../shared/data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv`
 /// (or under `$SALLYPORT_SHARED`) and the origin sites of the flagship scenario.
@@ -17,4 +21,11 @@ pub fn ged_and_origins() -> (Vec<Event>, Vec<Site>) {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/northeast-syria-2026.toml");
     let sc: sallyport_core::Scenario = toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     (events, sc.sites.into_iter().filter(|s| s.kind.is_origin()).collect())
+}
+
+/// The backtest's default periods (all, tuning, held out) over the span of `events`.
+pub fn default_periods(events: &[Event], cfg: &BacktestConfig) -> Vec<(String, NaiveDate, NaiveDate)> {
+    let first = events.iter().map(|e| e.date_start).min().expect("events");
+    let last = events.iter().map(|e| e.date_end).max().expect("events");
+    sallyport_threat::backtest::default_periods(first, last, cfg).expect("periods")
 }
