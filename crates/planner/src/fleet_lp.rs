@@ -23,7 +23,11 @@
 //!   pick-up and its last arrival, so Σ (loaded + positioning time + two
 //!   turnarounds) ≤ window + one positioning leg + two turnarounds;
 //! * intake: non-night aircraft land the same day they pick up, so their
-//!   passengers count against that day's intake.
+//!   passengers count against that day's intake;
+//! * day patterns: what one airframe can fly in a day; on the first days
+//!   with the site it spends each night at, so the positioning for a day's
+//!   first trip is flown inside some day's daylight, duty and flight hours
+//!   (a flow of airframes over sites from the base).
 //!
 //! People who are not picked up within the horizon go to an overflow bucket
 //! priced at the horizon's end, so no plan is cut off by the horizon.
@@ -148,12 +152,28 @@ struct Class {
     ptime_min: f64,
 }
 
-/// Day patterns of one class: the sequences of trips (by site cluster) one
-/// airframe can fly on one day, the first one already positioned.
+/// Day patterns of one class: what one airframe can fly on one day.
+///
+/// *Stateless* (`states == None`): the sequences of trips (by site cluster)
+/// with the first one already positioned. *With overnight states*: each
+/// pattern also names the site the airframe spends the night before at
+/// (`from`) and the night after at (`to`), and its time and flight hours
+/// include the positioning flown that day before the first pick-up and after
+/// the last landing; the patterns of consecutive days are linked by a flow
+/// of airframes over those sites, starting at the class's base.
 struct Patterns {
     cluster_of: Vec<Option<usize>>,
-    /// Per day index: feasible sequences of clusters.
-    by_day: Vec<Vec<Vec<usize>>>,
+    /// Per day index: feasible patterns.
+    by_day: Vec<Vec<DayPattern>>,
+    /// With overnight states: (number of states, the base's state, the
+    /// number of days with states — later days are stateless).
+    states: Option<(usize, usize, usize)>,
+}
+
+struct DayPattern {
+    seq: Vec<usize>,
+    from: usize,
+    to: usize,
 }
 
 struct Var {
@@ -196,6 +216,175 @@ pub(crate) struct Guide {
     pub class_of_ac: Vec<usize>,
     pub d0: i64,
     pub pickups: Vec<Vec<Vec<f64>>>,
+}
+
+/// Overnight sites per class beyond which the class keeps the stateless day
+/// patterns, and the most patterns with overnight states per class.
+const MAX_STATES: usize = 16;
+const MAX_STATE_PATTERNS: usize = 150_000;
+/// Days (from the start) whose day patterns carry overnight states.
+const STATE_DAYS: usize = 5;
+
+/// Day patterns with overnight states for one (non-night) class: per day and
+/// per site `u` the airframe spent the night at, every sequence of trips (by
+/// site cluster) and site `v` it spends the next night at that one airframe
+/// can fly that day, timed from the first moment of daylight: positioning
+/// `u →` the first pick-up (none when `u` is in that cluster) and a
+/// turnaround, the trips (each later one after a turnaround, positioning and
+/// a turnaround), then after a turnaround positioning to `v` (none when `v`
+/// is the destination), all within daylight (loaded landings within the
+/// destination's hours), crew duty and the daily flight hours. A sequence is
+/// dropped when a longer one with the same `u` and `v` also fits (it does
+/// everything the shorter does). `None`: too many sites or patterns.
+#[allow(clippy::too_many_arguments)]
+fn state_patterns(
+    p: &Problem,
+    c: &Class,
+    cluster_of: &[Option<usize>],
+    par: &[(f64, f64, f64, f64, f64)],
+    days: &[i64],
+    windows: &[(f64, f64)],
+    n_ad: &[f64],
+    n_fly: &[f64],
+) -> Option<Patterns> {
+    let ac = &p.aircraft[c.members[0]];
+    let r = &p.rules;
+    let states: Vec<usize> = (0..p.sites.len())
+        .filter(|&v| !ac.needs_runway || p.sites[v].runway)
+        .collect();
+    if states.len() > MAX_STATES {
+        return None;
+    }
+    let base = states.iter().position(|&v| v == ac.base)?;
+    let dest = states.iter().position(|&v| v == p.destination)?;
+    let nst = states.len();
+    let ground = r.refuel_stop_h.min(ac.turnaround_h).max(0.0);
+    let duty = ac.crew_duty_hours + 1e-9;
+    let fh_max = c.fh + 1e-9;
+    // Positioning between two sites: (least elapsed time, flight hours).
+    let pos: Vec<Vec<Option<(f64, f64)>>> = states
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            states
+                .iter()
+                .enumerate()
+                .map(|(j, &b)| {
+                    if i == j {
+                        return Some((0.0, 0.0));
+                    }
+                    let fh = min_km(p, ac, a, b, false)? / ac.cruise_kmh;
+                    let legs = min_legs(p, ac, a, b)?;
+                    Some((fh + legs.saturating_sub(1) as f64 * ground, fh))
+                })
+                .collect()
+        })
+        .collect();
+    let k = par.len();
+    // From the night's site to boarding in cluster `cl`: (time, flight hours).
+    let morning: Vec<Vec<Option<(f64, f64)>>> = (0..nst)
+        .map(|u| {
+            (0..k)
+                .map(|cl| {
+                    if cluster_of[states[u]] == Some(cl) {
+                        return Some((0.0, 0.0));
+                    }
+                    let mut best: Option<(f64, f64)> = None;
+                    for (v, &s) in states.iter().enumerate() {
+                        if cluster_of[s] != Some(cl) {
+                            continue;
+                        }
+                        if let Some((t, f)) = pos[u][v] {
+                            let b = best.get_or_insert((f64::INFINITY, f64::INFINITY));
+                            b.0 = b.0.min(t + ac.turnaround_h);
+                            b.1 = b.1.min(f);
+                        }
+                    }
+                    best
+                })
+                .collect()
+        })
+        .collect();
+    let mut by_day = Vec::with_capacity(days.len());
+    let mut count = 0usize;
+    for (di, &d) in days.iter().enumerate() {
+        let (ws, we) = windows[di];
+        // every leg lands within daylight of its departure day
+        let fe = d as f64 * 24.0 + r.day_end_h;
+        // after the last landing: a turnaround, then positioning to `v`
+        let ends = |arr: f64, fh: f64, v: usize| -> bool {
+            if v == dest {
+                return true;
+            }
+            let Some((t, f)) = pos[dest][v] else {
+                return false;
+            };
+            let a = arr + ac.turnaround_h + t;
+            a <= fe + 1e-9 && fh + f <= fh_max && a - ws <= duty
+        };
+        let mut out: Vec<DayPattern> = Vec::new();
+        for u in 0..nst {
+            out.push(DayPattern { seq: Vec::new(), from: u, to: u });
+            if n_fly[di] > 0.0 && fe > ws {
+                for (v, &pv) in pos[u].iter().enumerate() {
+                    if let Some((t, f)) = pv
+                        && v != u
+                        && ws + t <= fe + 1e-9
+                        && f <= fh_max
+                        && t <= duty
+                    {
+                        out.push(DayPattern { seq: Vec::new(), from: u, to: v });
+                    }
+                }
+            }
+            if n_ad[di] <= 0.0 || we <= ws {
+                continue;
+            }
+            // depth-first over sequences: (seq, last landing, flight hours)
+            let mut stack: Vec<(Vec<usize>, f64, f64)> = Vec::new();
+            for cl in 0..k {
+                let Some((mt, mf)) = morning[u][cl] else {
+                    continue;
+                };
+                let arr = ws + mt + par[cl].0;
+                let f = mf + par[cl].1;
+                if arr <= we + 1e-9 && f <= fh_max && arr - ws <= duty {
+                    stack.push((vec![cl], arr, f));
+                }
+            }
+            while let Some((seq, arr, fh)) = stack.pop() {
+                if seq.len() >= MAX_TRIPS {
+                    return None;
+                }
+                let mut longer: Vec<(f64, f64)> = Vec::new();
+                for (cl, q) in par.iter().enumerate() {
+                    let a2 = arr + 2.0 * c.turn + q.4 + q.0;
+                    let f2 = fh + q.1 + q.2;
+                    if a2 <= we + 1e-9 && f2 <= fh_max && a2 - ws <= duty {
+                        longer.push((a2, f2));
+                        let mut s2 = seq.clone();
+                        s2.push(cl);
+                        stack.push((s2, a2, f2));
+                    }
+                }
+                for v in 0..nst {
+                    if ends(arr, fh, v) && !longer.iter().any(|&(a2, f2)| ends(a2, f2, v)) {
+                        out.push(DayPattern { seq: seq.clone(), from: u, to: v });
+                        count += 1;
+                    }
+                }
+                if count > MAX_STATE_PATTERNS {
+                    return None;
+                }
+            }
+        }
+        by_day.push(out);
+    }
+    Some(Patterns {
+        cluster_of: cluster_of.to_vec(),
+        by_day,
+        states: Some((nst, base, days.len())),
+    })
 }
 
 impl FleetLp {
@@ -476,7 +665,7 @@ impl FleetLp {
                 });
                 let k = serv.len().min(MAX_CLUSTERS);
                 let mut cluster_of = vec![None; ns];
-                // per cluster: min loaded time, loaded fh, positioning h, earliest ready
+                // per cluster: min loaded time, loaded fh, positioning h, earliest ready, positioning time
                 let mut par = vec![(f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY); k];
                 for (i, &s) in serv.iter().enumerate() {
                     let cl = i * k / serv.len();
@@ -489,11 +678,13 @@ impl FleetLp {
                     q.3 = q.3.min(ready(ci, s));
                     q.4 = q.4.min(c.ptime[s]);
                 }
+                let hs = STATE_DAYS.min(days.len());
+                let stateful = state_patterns(p, c, &cluster_of, &par, &days[..hs], &windows[ci][..hs], &n_ad[ci][..hs], &n_fly[ci][..hs]);
                 let mut by_day = Vec::with_capacity(days.len());
                 let mut count = 0usize;
                 for di in 0..days.len() {
                     let (ws, we) = windows[ci][di];
-                    let mut out: Vec<Vec<usize>> = Vec::new();
+                    let mut out: Vec<DayPattern> = Vec::new();
                     if n_ad[ci][di] > 0.0 {
                         // depth-first over sequences: (seq, time of arrival, fh, span start)
                         let mut stack: Vec<(Vec<usize>, f64, f64, f64)> = Vec::new();
@@ -518,7 +709,7 @@ impl FleetLp {
                                     stack.push((s2, a2, f2, t1));
                                 }
                             }
-                            out.push(seq);
+                            out.push(DayPattern { seq, from: 0, to: 0 });
                             count += 1;
                             if count > MAX_PATTERNS {
                                 return None;
@@ -527,7 +718,12 @@ impl FleetLp {
                     }
                     by_day.push(out);
                 }
-                Some(Patterns { cluster_of, by_day })
+                if let Some(mut sp) = stateful {
+                    // overnight states on the first days, stateless after
+                    sp.by_day.extend(by_day.drain(hs..));
+                    return Some(sp);
+                }
+                Some(Patterns { cluster_of, by_day, states: None })
             })
             .collect();
         let t_end = (*days.last().expect("days") + 1) as f64 * 24.0;
@@ -555,6 +751,7 @@ impl FleetLp {
         keep: &dyn Fn(&Var) -> bool,
         overflow: bool,
         objective: bool,
+        flow: bool,
     ) -> (Lp, Vec<Option<Variable>>) {
         let mut lp = Lp::new(OptimizationDirection::Minimize);
         let nd = self.days.len();
@@ -624,9 +821,79 @@ impl FleetLp {
         }
         for (a, pt) in self.pats.iter().enumerate() {
             let Some(pt) = pt else { continue };
-            for (di, list) in pt.by_day.iter().enumerate() {
+            let mut stateless_from = 0;
+            if let Some((nst, base, hs)) = pt.states.filter(|_| flow) {
+                stateless_from = hs;
+                // Overnight states: one pattern per airframe and day, the
+                // airframes flow from the site of one night to the next.
+                let n_all = self.classes[a].members.len() as f64;
+                let mut arriving: Vec<Vec<(Variable, f64)>> = vec![Vec::new(); nst];
+                for (di, list) in pt.by_day.iter().enumerate().take(hs) {
+                    let mut leaving: Vec<Vec<(Variable, f64)>> = vec![Vec::new(); nst];
+                    let mut next: Vec<Vec<(Variable, f64)>> = vec![Vec::new(); nst];
+                    let (mut flying, mut moving) = (Vec::new(), Vec::new());
+                    let mut moves: std::collections::BTreeSet<(usize, usize)> = Default::default();
+                    for pat in list {
+                        if pat.seq.is_empty() {
+                            moves.insert((pat.from, pat.to));
+                        }
+                    }
+                    for pat in list {
+                        let used = pat
+                            .seq
+                            .iter()
+                            .enumerate()
+                            .any(|(j, cl)| cap_rows.contains_key(&(a, di, *cl, j + 1)));
+                        // trips no variable uses: the empty pattern with the
+                        // same nights does as much (and less)
+                        if !pat.seq.is_empty() && !used && moves.contains(&(pat.from, pat.to)) {
+                            continue;
+                        }
+                        let y = lp.add_var(0.0, (0.0, f64::INFINITY));
+                        leaving[pat.from].push((y, 1.0));
+                        next[pat.to].push((y, -1.0));
+                        if !pat.seq.is_empty() {
+                            flying.push((y, 1.0));
+                        }
+                        if !pat.seq.is_empty() || pat.from != pat.to {
+                            moving.push((y, 1.0));
+                        }
+                        for (j, cl) in pat.seq.iter().enumerate() {
+                            if let Some(row) = cap_rows.get_mut(&(a, di, *cl, j + 1)) {
+                                row.push((y, -1.0));
+                            }
+                        }
+                    }
+                    for u in 0..nst {
+                        let mut row = std::mem::take(&mut leaving[u]);
+                        let rhs = if di == 0 {
+                            if u == base { n_all } else { 0.0 }
+                        } else {
+                            row.append(&mut arriving[u]);
+                            0.0
+                        };
+                        if !row.is_empty() || rhs != 0.0 {
+                            lp.add_constraint(row.as_slice(), ComparisonOp::Eq, rhs);
+                        }
+                    }
+                    if !flying.is_empty() {
+                        lp.add_constraint(flying.as_slice(), ComparisonOp::Le, self.n_ad[a][di]);
+                    }
+                    if !moving.is_empty() {
+                        lp.add_constraint(moving.as_slice(), ComparisonOp::Le, self.n_fly[a][di]);
+                    }
+                    arriving = next;
+                }
+            }
+            for (di, list) in pt.by_day.iter().enumerate().skip(stateless_from) {
                 let mut day_row = Vec::new();
-                for seq in list {
+                // without the flow, patterns that differ only in their nights
+                // are one (a relaxation of the flow: it keeps only the count)
+                let mut seen = std::collections::BTreeSet::new();
+                for DayPattern { seq, .. } in list {
+                    if !seen.insert(seq) {
+                        continue;
+                    }
                     if !seq.iter().enumerate().any(|(j, cl)| cap_rows.contains_key(&(a, di, *cl, j + 1))) {
                         continue;
                     }
@@ -710,7 +977,7 @@ impl FleetLp {
                 Err(_) => Err(()),
             }
         };
-        let (mut lp, handles) = self.model(p, &|_| true, true, true);
+        let (mut lp, handles) = self.model(p, &|_| true, true, true, true);
         let mut guide = None;
         let mut feasible_t: Option<f64> = None;
         let exposure = match solve(&mut lp, left(started)) {
@@ -754,6 +1021,8 @@ impl FleetLp {
             _ => None,
         };
         // Makespan: smallest candidate arrival T whose restricted LP is feasible.
+        // These LPs leave out the overnight flow (a relaxation: still valid,
+        // and several times cheaper); the exposure optimum is feasible in them.
         let mut cand: Vec<f64> = self.vars.iter().map(|v| v.arr).collect();
         cand.sort_by(f64::total_cmp);
         cand.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
@@ -771,7 +1040,7 @@ impl FleetLp {
         while lo < hi {
             let mid = (lo + hi) / 2;
             let t = cand[mid] + 1e-9;
-            let (mut lp, _) = self.model(p, &|v| v.arr <= t, false, false);
+            let (mut lp, _) = self.model(p, &|v| v.arr <= t, false, false, false);
             match solve(&mut lp, left(started)) {
                 Ok(Some(_)) => hi = mid,
                 Ok(None) => lo = mid + 1,

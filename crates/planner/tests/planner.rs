@@ -409,6 +409,10 @@ fn tiny_instance_bounds_never_exceed_the_known_optimum() {
     assert!(b.risk_exposure <= 525.0 + 1e-6, "{b:?}");
     assert!(b.makespan_h <= 28.0 + 1e-6, "{b:?}");
     assert!(b.risk_exposure > intake.risk_exposure, "{b:?}");
+    // With overnight states the positioning for the first trip of a day is
+    // flown inside some day's 3 h (here day 0's evening), so the LP no longer
+    // takes 1.5 trips on day 0 and 1.5 on day 1 (412.5): it is exact.
+    assert!(b.risk_exposure >= 525.0 - 1e-3, "{b:?}");
 }
 
 /// A variant of [`tiny`] where every leg needs a refuelling stop: the origin
@@ -453,6 +457,36 @@ fn tiny_instance_with_refuelling_stops_keeps_the_bound_exact() {
     assert!(b.risk_exposure <= 100.0 + 1e-6, "{b:?}");
     assert!(b.makespan_h <= 9.5 + 1e-6, "{b:?}");
     assert!(b.risk_exposure >= 100.0 - 1e-3, "{b:?}");
+}
+
+#[test]
+fn tiny_instance_with_overnight_positioning_keeps_the_bound_below_the_optimum() {
+    // As `tiny_with_stop` (legs of 0.75 h, 0.5 h on the ground at a stop or a
+    // turnaround; a loaded trip or a positioning is 2 legs, 2 h elapsed), 40
+    // people, 10 a trip, and 5.25 flight hours a day: 7 legs. A cycle is 4
+    // legs, so day 0 (from the destination) has room for 1 trip and
+    // positioning, no day for 3 trips, and a day has 2 trips only when it
+    // starts at the origin (6 legs) or at the midpoint (7 legs).
+    // Known optimum (rate 1, exposure = hours waited from 06:00):
+    // day 0: pick-up 08:30 (2.5), then position to the origin (13:00);
+    // day 1: pick-ups 06:00 (24) and 11:00 (29), then position to the
+    // midpoint (7 legs); day 2: at the origin 06:45, pick-up 07:15 (49.25).
+    // Exposure = 10 × (2.5 + 24 + 29 + 49.25) = 1047.5. (Ending day 0 at the
+    // midpoint instead gives day 1 07:15 and 12:15 and day 2 08:30: worse.)
+    // The fleet LP prices a day's first pick-up at first light, so it can say
+    // at most 10 × (2.5 + 24 + 29 + 48) = 1035 here; without overnight states
+    // it said 778.75 (1.75 trips on day 0 and on day 1: positioning for a
+    // day's first trip counted only in multi-day flight hours).
+    let mut p = tiny_with_stop(40);
+    p.aircraft[0].max_flight_hours_per_day = 5.25;
+    let plan = solve(&p, &quick(3)).unwrap();
+    assert!(validate(&p, &plan).is_empty(), "{:?}", validate(&p, &plan));
+    // no valid plan beats the optimum derived above
+    assert!(plan.kpis.risk_exposure >= 1047.5 - 1e-6, "{:?}", plan.kpis);
+    let b = &plan.bounds;
+    assert!(b.risk_exposure <= 1047.5 + 1e-6, "{b:?}");
+    assert!(b.risk_exposure >= 1035.0 - 1e-3, "{b:?}");
+    assert!(b.makespan_h <= plan.kpis.makespan_h + 1e-6, "{b:?}");
 }
 
 proptest! {
