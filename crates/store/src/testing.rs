@@ -2,7 +2,8 @@
 //!
 //! PostgreSQL is taken from `SALLYPORT_TEST_PG` or `postgres://postgres@127.0.0.1:5432/test`;
 //! each call gets its own schema, so tests run in parallel without seeing each
-//! other. Under `CI=true` an unreachable PostgreSQL is a test failure (panic);
+//! other. Schemas whose creating test process has exited (on this host) are dropped by
+//! the next test that finds them, so a developer's database does not fill up. Under `CI=true` an unreachable PostgreSQL is a test failure (panic);
 //! elsewhere the PostgreSQL half is skipped with a loud message on stderr.
 
 use crate::Store;
@@ -38,6 +39,7 @@ pub async fn postgres() -> Option<TestDb> {
     let schema = format!("sp_test_{}_{:016x}", std::process::id(), rand::random::<u64>());
     let created = async {
         let mut conn = sqlx::PgConnection::connect(&base).await?;
+        drop_stale_schemas(&mut conn).await;
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await?;
         conn.close().await
     }
@@ -53,6 +55,33 @@ pub async fn postgres() -> Option<TestDb> {
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     let store = Store::open(&url).await.expect("open PostgreSQL test schema");
     Some(TestDb { name: "postgres", store, _dir: None })
+}
+
+/// Drops `sp_test_<pid>_*` schemas whose process no longer runs on this host. One test
+/// process at a time does it (an advisory lock; the others skip); failures are ignored,
+/// since a left-over schema harms nothing but space.
+async fn drop_stale_schemas(conn: &mut sqlx::PgConnection) {
+    const LOCK: i64 = 0x5350_5445_5354; // "SPTEST"
+    if !std::path::Path::new("/proc/self").exists() {
+        return; // no way to tell which processes are alive
+    }
+    let Ok(true) = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)").bind(LOCK).fetch_one(&mut *conn).await else {
+        return;
+    };
+    let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'sp\\_test\\_%'")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let Some(pid) = name.strip_prefix("sp_test_").and_then(|r| r.split('_').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let valid = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if valid && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut *conn).await;
+        }
+    }
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK).execute(&mut *conn).await;
 }
 
 /// Both backends: SQLite always, PostgreSQL when reachable (always under CI).
