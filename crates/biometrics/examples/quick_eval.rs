@@ -6,7 +6,8 @@
 //! `BIO_TIME=1` single-thread extraction (with a hash of the templates, to check that a
 //! speed change keeps the output) and 1:1 timing first (`BIO_TIME=only`: nothing else;
 //! `BIO_TIME=extract`: extraction only, `BIO_REPEAT` times over the first `BIO_IMAGES`
-//! images of each set, for profiling); `BIO_REUSE=1` rescores the last extracted templates (matcher-only changes);
+//! images of each set, for profiling); `BIO_REUSE=1` rescores the last extracted templates
+//! (matcher-only changes; minutiae only, so without the orientation score);
 //! `BIO_WORST=1` lists the lowest genuine and highest impostor all-pairs scores;
 //! `BIO_DEBUG=101_1` (or `FVC2004/DB1_B:101_1`) writes that image's stage PNGs.
 //!
@@ -133,22 +134,27 @@ fn main() {
             if std::env::var("BIO_TIME").as_deref() == Ok("extract") {
                 continue;
             }
-            let p: Vec<_> = imgs
+            use sallyport_biometrics::extract::{extract_stages, RidgeField};
+            use sallyport_biometrics::mcc::{compare, Prepared};
+            let stages: Vec<_> = imgs.iter().filter_map(|i| extract_stages(i).ok()).collect();
+            let plain: Vec<_> = stages.iter().map(|s| Prepared::new(&s.template)).collect();
+            let fields: Vec<_> = stages
                 .iter()
-                .filter_map(|i| extract(i).ok())
-                .map(|t| sallyport_biometrics::mcc::Prepared::new(&t))
+                .map(|s| Prepared::with_field(&s.template, Some(RidgeField::from_stages(s))))
                 .collect();
-            let t0 = Instant::now();
-            let mut sink = 0.0;
-            for a in &p {
-                for b in &p {
-                    sink += sallyport_biometrics::mcc::compare(a, b);
+            for (what, p) in [("minutiae only", &plain), ("with ridge fields", &fields)] {
+                let t0 = Instant::now();
+                let mut sink = 0.0;
+                for a in p {
+                    for b in p {
+                        sink += compare(a, b);
+                    }
                 }
+                println!(
+                    "compare {name}, {what}: {:.0} /s 1 thread (checksum {sink:.2})",
+                    (p.len() * p.len()) as f64 / t0.elapsed().as_secs_f64()
+                );
             }
-            println!(
-                "compare {name}: {:.0} /s 1 thread (checksum {sink:.2})",
-                (p.len() * p.len()) as f64 / t0.elapsed().as_secs_f64()
-            );
         }
         if matches!(std::env::var("BIO_TIME").as_deref(), Ok("only" | "extract")) {
             return;
@@ -177,7 +183,11 @@ fn main() {
                 }
             }
         }
-        *dir = out;
+        // images are scored from the folder itself (their templates keep the ridge field of
+        // the orientation score); BIO_REUSE scores the cached minutiae-only templates
+        if std::env::var_os("BIO_REUSE").is_some() {
+            *dir = out;
+        }
     }
     for (name, dir) in &dirs {
         for protocol in [Protocol::Fvc, Protocol::AllPairs] {

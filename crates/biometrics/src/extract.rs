@@ -1154,6 +1154,122 @@ fn image_quality(o: &Orientation, mask: &Bits) -> u8 {
     (100.0 * mean * area).round().clamp(0.0, 100.0) as u8
 }
 
+/// Side (pixels) of one cell of a [`RidgeField`]: two orientation blocks.
+pub const FIELD_CELL: usize = 2 * BLOCK;
+/// Largest [`RidgeField`] side in cells (a 4000-pixel image side, the accepted maximum).
+const FIELD_MAX_SIDE: usize = 4000 / FIELD_CELL + 1;
+
+/// A coarse ridge-orientation field of a print, kept next to its template for the
+/// matcher's second score ([`crate::mcc::Prepared::with_field`]): one byte per
+/// [`FIELD_CELL`]-pixel cell, row-major, 0 = background, `1 + k` = ridge direction
+/// k° (k in 0..180, x right, y down). Bytes: `"SPRF"`, version 1, width and height in
+/// cells (`u16` little-endian), then the cells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RidgeField {
+    pub w: u16,
+    pub h: u16,
+    pub cells: Vec<u8>,
+}
+
+impl RidgeField {
+    /// Samples the orientation field at the centre of every cell (the block at each
+    /// cell's centre; background where that block is outside the mask).
+    pub fn from_stages(s: &Stages) -> Self {
+        let (bw, bh) = (s.mask.w, s.mask.h);
+        let (w, h) = (
+            bw.div_ceil(2).min(FIELD_MAX_SIDE),
+            bh.div_ceil(2).min(FIELD_MAX_SIDE),
+        );
+        let mut cells = vec![0u8; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (bx, by) = ((2 * x + 1).min(bw - 1), (2 * y + 1).min(bh - 1));
+                if s.mask.at(bx, by) {
+                    let deg = (s.orientation.angle.at(bx, by).rem_euclid(PI) / PI * 180.0).round()
+                        as u32
+                        % 180;
+                    cells[y * w + x] = 1 + deg as u8;
+                }
+            }
+        }
+        Self {
+            w: w as u16,
+            h: h as u16,
+            cells,
+        }
+    }
+
+    /// Ridge direction (radians, [0, π)) of the cell holding pixel (x, y), `None` on the
+    /// background or outside.
+    #[inline]
+    pub fn angle_at(&self, x: f32, y: f32) -> Option<f32> {
+        if !(x >= 0.0 && y >= 0.0) {
+            return None;
+        }
+        let (cx, cy) = (
+            (x / FIELD_CELL as f32) as usize,
+            (y / FIELD_CELL as f32) as usize,
+        );
+        if cx >= self.w as usize || cy >= self.h as usize {
+            return None;
+        }
+        match self.cells[cy * self.w as usize + cx] {
+            0 => None,
+            v => Some((v - 1) as f32 * (PI / 180.0)),
+        }
+    }
+
+    /// Serialises to the `SPRF` v1 bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(9 + self.cells.len());
+        b.extend_from_slice(b"SPRF");
+        b.push(1);
+        b.extend_from_slice(&self.w.to_le_bytes());
+        b.extend_from_slice(&self.h.to_le_bytes());
+        b.extend_from_slice(&self.cells);
+        b
+    }
+
+    /// Parses `SPRF` v1 bytes (untrusted): wrong magic or version, sides over the limit,
+    /// a length that does not match the sides, or a cell value over 180 is an error at
+    /// its byte offset.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, Error> {
+        let err = |offset: usize, what: String| Error::Template { offset, what };
+        if b.len() < 9 || &b[..4] != b"SPRF" {
+            return Err(err(0, "not an SPRF ridge field (magic or length)".into()));
+        }
+        if b[4] != 1 {
+            return Err(err(4, format!("SPRF version {} (only 1 is known)", b[4])));
+        }
+        let w = u16::from_le_bytes([b[5], b[6]]);
+        let h = u16::from_le_bytes([b[7], b[8]]);
+        if w as usize > FIELD_MAX_SIDE || h as usize > FIELD_MAX_SIDE {
+            return Err(err(
+                5,
+                format!("SPRF field {w}x{h} cells exceeds {FIELD_MAX_SIDE} per side"),
+            ));
+        }
+        let n = w as usize * h as usize;
+        if b.len() != 9 + n {
+            return Err(err(
+                9,
+                format!(
+                    "SPRF field {w}x{h} needs {n} cell bytes, found {}",
+                    b.len() - 9
+                ),
+            ));
+        }
+        if let Some(k) = b[9..].iter().position(|&v| v > 180) {
+            return Err(err(9 + k, format!("SPRF cell value {} over 180", b[9 + k])));
+        }
+        Ok(Self {
+            w,
+            h,
+            cells: b[9..].to_vec(),
+        })
+    }
+}
+
 impl Stages {
     /// Writes one PNG per stage into `dir` (created if missing) and returns their paths:
     /// normalised image, mask, orientation lines, ridge period, Gabor response, binary,
@@ -1419,5 +1535,43 @@ mod tests {
                 "{w}x{h}"
             );
         }
+    }
+
+    #[test]
+    fn ridge_field_bytes_round_trip_and_refuse_malformed_input() {
+        let f = RidgeField {
+            w: 3,
+            h: 2,
+            cells: vec![0, 1, 90, 180, 0, 45],
+        };
+        let b = f.to_bytes();
+        assert_eq!(RidgeField::from_bytes(&b).unwrap(), f);
+        assert!(
+            (f.angle_at(2.5 * FIELD_CELL as f32, 0.0).unwrap() - 89f32.to_radians()).abs() < 1e-6
+        );
+        assert_eq!(f.angle_at(1.5 * FIELD_CELL as f32, 0.0), Some(0.0));
+        assert_eq!(f.angle_at(0.0, 0.0), None, "background cell");
+        assert_eq!(f.angle_at(3.0 * FIELD_CELL as f32, 0.0), None, "outside");
+        assert_eq!(f.angle_at(-1.0, 0.0), None, "negative");
+        let offset = |b: &[u8]| match RidgeField::from_bytes(b) {
+            Err(Error::Template { offset, .. }) => offset,
+            other => panic!("accepted {other:?}"),
+        };
+        assert_eq!(offset(&b[..8]), 0, "truncated header");
+        assert_eq!(offset(b"SPFT\x01\x01\x00\x01\x00\x00"), 0, "magic");
+        let mut v = b.clone();
+        v[4] = 2;
+        assert_eq!(offset(&v), 4, "version");
+        assert_eq!(offset(&b[..b.len() - 1]), 9, "missing cell");
+        let mut v = b.clone();
+        v.push(0);
+        assert_eq!(offset(&v), 9, "extra byte");
+        let mut v = b.clone();
+        v[9 + 4] = 181;
+        assert_eq!(offset(&v), 13, "cell value");
+        let mut v = b"SPRF\x01".to_vec();
+        v.extend_from_slice(&u16::MAX.to_le_bytes());
+        v.extend_from_slice(&1u16.to_le_bytes());
+        assert_eq!(offset(&v), 5, "oversized side");
     }
 }

@@ -4,10 +4,12 @@
 //! Codemap:
 //! - [`image`]: decode PNG/BMP/TIFF/WSQ to an 8-bit grey [`image::GrayImage`], rescale to 500 ppi.
 //! - [`extract`]: one function per stage (normalise, segment, orientation, frequency,
-//!   Gabor enhancement, binarise, thin, detect, filter, quality) → [`template::Template`].
+//!   Gabor enhancement, binarise, thin, detect, filter, quality) → [`template::Template`],
+//!   and the print's coarse ridge-orientation field ([`extract::RidgeField`]).
 //! - [`template`]: [`template::Minutia`] and the versioned native template format (`SPFT` v1).
 //! - [`interop`]: native templates ⇄ ISO/IEC 19794-2:2005 records and ANSI/NIST-ITL Type-9.
-//! - [`mcc`]: 1:1 Minutia Cylinder-Code matcher with LSS-R consolidation, score in [0, 1].
+//! - [`mcc`]: 1:1 Minutia Cylinder-Code matcher (consistent-group consolidation, alignment),
+//!   scaled by the ridge-orientation agreement when both sides carry a field; score in [0, 1].
 //! - [`gallery`]: 1:N search (pair-index shortlist + MCC rerank), fusion, deduplication.
 //! - [`synth`]: SYNTHETIC fingers and impressions derived from real templates, for benches.
 //! - [`eval`]: FVC-protocol and all-pairs evaluation, EER/FMR100/FMR1000/ZeroFMR, DET SVG.

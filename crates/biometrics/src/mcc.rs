@@ -5,13 +5,16 @@
 //! group of mutually compatible pairs (one-to-one). The rigid transform fitted to each of
 //! the best groups then aligns all minutiae, which are paired one-to-one within a distance
 //! and direction tolerance. Score = (Σ local similarity in the best group) × (aligned
-//! pairs) / (nA · nB), in [0, 1].
+//! pairs) / (nA · nB), in [0, 1]. When both templates carry their print's ridge field
+//! ([`Prepared::with_field`]), a second, independent score scales it: the agreement of
+//! the two ridge-orientation fields over their overlap under that best alignment.
 //!
 //! A [`Prepared`] template holds one cylinder per minutia (16×16 cells × 6 direction
 //! layers = 1536 bits, plus a 256-bit validity mask); cylinder similarity is computed with
 //! popcounts. Scores are in [0, 1]; equal inputs give the same score in both argument orders
 //! only up to the asymmetry of candidate selection.
 
+use crate::extract::RidgeField;
 use crate::template::Template;
 use std::f32::consts::PI;
 
@@ -44,6 +47,13 @@ const TOP_GROUPS: usize = 5;
 const ALIGN_D: f32 = 6.0;
 const ALIGN_REL: f32 = 0.05;
 const ALIGN_A: f32 = PI / 9.0;
+/// Second score (when both sides carry a [`RidgeField`]): the minutiae score is scaled by
+/// `1 − ORI_WEIGHT + ORI_WEIGHT · clamp((c − ORI_FLOOR) / (1 − ORI_FLOOR), 0, 1)`, where c
+/// is the mean cos 2Δ of the ridge orientations over the cells of A that B's field covers
+/// after the best alignment (0 without common cells). Measured on FVC2002/2004 DB1_B:
+/// see `docs/benchmarks/bio.md`, 2026-12-01 late evening.
+const ORI_FLOOR: f32 = 0.7;
+const ORI_WEIGHT: f32 = 0.5;
 
 /// One minutia's cylinder.
 #[derive(Clone, Debug)]
@@ -64,6 +74,9 @@ pub struct Prepared {
     pub y: Vec<f32>,
     pub a: Vec<f32>,
     pub cylinders: Vec<Cylinder>,
+    /// The print's ridge-orientation field, when known (extracted from an image); enables
+    /// the orientation score of [`compare`].
+    pub field: Option<RidgeField>,
 }
 
 /// Angle difference normalised to [-π, π).
@@ -193,8 +206,76 @@ impl Prepared {
                 cylinders.push(cyl);
             }
         }
-        Self { x, y, a, cylinders }
+        Self { x, y, a, cylinders, field: None }
     }
+
+    /// As [`Prepared::new`], keeping the print's ridge field for the orientation score.
+    pub fn with_field(t: &Template, field: Option<RidgeField>) -> Self {
+        Self { field, ..Self::new(t) }
+    }
+}
+
+/// A rigid transform taking B's coordinates onto A's: B's point p goes to
+/// `ca + R(th) (p − cb)`.
+#[derive(Clone, Copy, Debug)]
+struct Rigid {
+    ca: (f32, f32),
+    cb: (f32, f32),
+    th: f32,
+}
+
+/// Mean cos 2Δ of the ridge orientations of `fa` and the aligned `fb` over the cells of
+/// `fa` that `fb` covers; 0 when none does.
+fn orientation_agreement(fa: &RidgeField, fb: &RidgeField, t: Rigid) -> f32 {
+    // doubled-angle unit vectors of the cell values: the sum of e^{2i(a − b)} over the
+    // cells, turned by e^{−2iθ} once, gives Σ cos 2(a − b − θ)
+    use std::sync::OnceLock;
+    static UNIT: OnceLock<[(f32, f32); 181]> = OnceLock::new();
+    let unit = UNIT.get_or_init(|| {
+        std::array::from_fn(|v| {
+            let a = 2.0 * (v as f32 - 1.0) * (PI / 180.0);
+            (a.cos(), a.sin())
+        })
+    });
+    // a field built by hand with the wrong number of cells counts as no field
+    if fa.cells.len() != fa.w as usize * fa.h as usize || fb.cells.len() != fb.w as usize * fb.h as usize {
+        return 0.0;
+    }
+    let (c, s) = (t.th.cos(), t.th.sin());
+    let cell = crate::extract::FIELD_CELL as f32;
+    let (bw, bh) = (fb.w as usize, fb.h as usize);
+    let (mut re, mut im, mut n) = (0.0f32, 0.0f32, 0u32);
+    for cy in 0..fa.h as usize {
+        let py = (cy as f32 + 0.5) * cell - t.ca.1;
+        for cx in 0..fa.w as usize {
+            let v = fa.cells[cy * fa.w as usize + cx];
+            if v == 0 {
+                continue;
+            }
+            let px = (cx as f32 + 0.5) * cell - t.ca.0;
+            let (qx, qy) = (t.cb.0 + c * px + s * py, t.cb.1 - s * px + c * py);
+            if !(qx >= 0.0 && qy >= 0.0) {
+                continue;
+            }
+            let (jx, jy) = ((qx / cell) as usize, (qy / cell) as usize);
+            if jx >= bw || jy >= bh {
+                continue;
+            }
+            let w = fb.cells[jy * bw + jx];
+            if w == 0 {
+                continue;
+            }
+            let (ua, ub) = (unit[(v as usize).min(180)], unit[(w as usize).min(180)]);
+            re += ua.0 * ub.0 + ua.1 * ub.1;
+            im += ua.1 * ub.0 - ua.0 * ub.1;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let (c2, s2) = ((2.0 * t.th).cos(), (2.0 * t.th).sin());
+    (re * c2 + im * s2) / n as f32
 }
 
 /// Similarity of two cylinders in [0, 1] (0 when directions differ by more than π/2 or
@@ -331,21 +412,32 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
     for &(s, i, j) in &pairs {
         sim[a.cylinders[i as usize].minutia as usize * nbm + b.cylinders[j as usize].minutia as usize] = s;
     }
-    let mut best_m = 0.0f32;
+    let mut best_m = (0.0f32, None);
     for (_, members) in groups.iter().take(TOP_GROUPS) {
         if members.len() >= 2 {
-            best_m = best_m.max(align_sum(a, b, members, &sim));
+            let (m, t) = align_sum(a, b, members, &sim);
+            if m > best_m.0 {
+                best_m = (m, Some(t));
+            }
         }
     }
     // score: (local similarity summed over the aligned pairs) × (that of the best group),
-    // normalised by the template sizes
-    (best_m * best / (fa * fb)).min(1.0)
+    // normalised by the template sizes, scaled by the orientation agreement when both
+    // ridge fields are known
+    let score = (best_m.0 * best / (fa * fb)).min(1.0);
+    match (&a.field, &b.field, best_m.1) {
+        (Some(fa), Some(fb), Some(t)) => {
+            let c = orientation_agreement(fa, fb, t);
+            score * (1.0 - ORI_WEIGHT + ORI_WEIGHT * ((c - ORI_FLOOR) / (1.0 - ORI_FLOOR)).clamp(0.0, 1.0))
+        }
+        _ => score,
+    }
 }
 
 /// Local (cylinder) similarity summed over the minutiae matched one-to-one after aligning
 /// `b` onto `a` with the least-squares rigid transform of `members` (pairs of minutia
 /// indices, at least two); `sim` is the nA × nB similarity matrix (0 without a cylinder).
-fn align_sum(a: &Prepared, b: &Prepared, members: &[(usize, usize)], sim: &[f32]) -> f32 {
+fn align_sum(a: &Prepared, b: &Prepared, members: &[(usize, usize)], sim: &[f32]) -> (f32, Rigid) {
     let n = members.len() as f32;
     let (mut cax, mut cay, mut cbx, mut cby) = (0.0, 0.0, 0.0, 0.0);
     for &(i, j) in members {
@@ -396,7 +488,7 @@ fn align_sum(a: &Prepared, b: &Prepared, members: &[(usize, usize)], sim: &[f32]
             m += sim[i * b.x.len() + j];
         }
     }
-    m
+    (m, Rigid { ca: (cax, cay), cb: (cbx, cby), th })
 }
 
 /// Convenience: prepares and compares two templates.
