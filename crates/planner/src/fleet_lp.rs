@@ -168,6 +168,10 @@ struct Patterns {
     /// With overnight states: (number of states, the base's state, the
     /// number of days with states — later days are stateless).
     states: Option<(usize, usize, usize)>,
+    /// With overnight states: the cluster of each state's site, and per
+    /// cluster the least time from a night spent outside it to boarding there.
+    state_cluster: Vec<Option<usize>>,
+    first_shift: Vec<f64>,
 }
 
 struct DayPattern {
@@ -380,10 +384,20 @@ fn state_patterns(
         }
         by_day.push(out);
     }
+    let first_shift = (0..k)
+        .map(|cl| {
+            (0..nst)
+                .filter(|&u| cluster_of[states[u]] != Some(cl))
+                .filter_map(|u| morning[u][cl].map(|m| m.0))
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
     Some(Patterns {
         cluster_of: cluster_of.to_vec(),
         by_day,
         states: Some((nst, base, days.len())),
+        state_cluster: states.iter().map(|&v| cluster_of[v]).collect(),
+        first_shift,
     })
 }
 
@@ -595,60 +609,7 @@ impl FleetLp {
                 first + c.btime[s] + c.turn
             }
         };
-        let mut vars = Vec::new();
-        let mut wave_of = Vec::new();
-        for (gi, &(s, _, w)) in groups.iter().enumerate() {
-            let esc = r.escorts_for(crate::solve::CATS[group_cat[gi] as usize]) as f64;
-            for (ci, c) in classes.iter().enumerate() {
-                let Some((lt, _, _, _)) = c.site[s] else {
-                    continue;
-                };
-                let pt = c.ptime[s];
-                let cap = c.seats as f64 - esc;
-                if cap < w - 1e-9 || cap <= 0.0 {
-                    continue;
-                }
-                let rdy = ready(ci, s);
-                // the day's first pick-up, wherever it is, is no earlier than this
-                let rdy_any = (0..ns)
-                    .filter(|&x| c.site[x].is_some())
-                    .map(|x| ready(ci, x))
-                    .fold(f64::INFINITY, f64::min);
-                let ac = &p.aircraft[c.members[0]];
-                let cyc = c.lt_min + 2.0 * c.turn;
-                for (di, &d) in days.iter().enumerate() {
-                    if n_ad[ci][di] <= 0.0 {
-                        continue;
-                    }
-                    let (ws, we) = windows[ci][di];
-                    for j in 1..=JMAX {
-                        let extra = if j == 1 {
-                            0.0
-                        } else {
-                            (j - 1) as f64 * cyc + (j - 2) as f64 * c.ptime_min + pt
-                        };
-                        let t = (ws.max(rdy_any) + extra).max(rdy);
-                        if c.night {
-                            if t >= we {
-                                break;
-                            }
-                        } else if t + lt > we + 1e-9 || extra + lt > ac.crew_duty_hours + 1e-9 {
-                            break;
-                        }
-                        vars.push(Var {
-                            g: gi,
-                            a: ci,
-                            d,
-                            arr: t + lt,
-                            cost: p.exposure_until(s, t),
-                            f: w / cap,
-                        });
-                        wave_of.push(j);
-                    }
-                }
-            }
-        }
-        let pats = (0..classes.len())
+        let pats: Vec<Option<Patterns>> = (0..classes.len())
             .map(|ci| {
                 let c = &classes[ci];
                 if c.night {
@@ -723,9 +684,87 @@ impl FleetLp {
                     sp.by_day.extend(by_day.drain(hs..));
                     return Some(sp);
                 }
-                Some(Patterns { cluster_of, by_day, states: None })
+                Some(Patterns { cluster_of, by_day, states: None, state_cluster: Vec::new(), first_shift: Vec::new() })
             })
             .collect();
+        let mut vars = Vec::new();
+        let mut wave_of = Vec::new();
+        for (gi, &(s, _, w)) in groups.iter().enumerate() {
+            let esc = r.escorts_for(crate::solve::CATS[group_cat[gi] as usize]) as f64;
+            for (ci, c) in classes.iter().enumerate() {
+                let Some((lt, _, _, _)) = c.site[s] else {
+                    continue;
+                };
+                let pt = c.ptime[s];
+                let cap = c.seats as f64 - esc;
+                if cap < w - 1e-9 || cap <= 0.0 {
+                    continue;
+                }
+                let rdy = ready(ci, s);
+                // the day's first pick-up, wherever it is, is no earlier than this
+                let rdy_any = (0..ns)
+                    .filter(|&x| c.site[x].is_some())
+                    .map(|x| ready(ci, x))
+                    .fold(f64::INFINITY, f64::min);
+                let ac = &p.aircraft[c.members[0]];
+                let cyc = c.lt_min + 2.0 * c.turn;
+                for (di, &d) in days.iter().enumerate() {
+                    if n_ad[ci][di] <= 0.0 {
+                        continue;
+                    }
+                    let (ws, we) = windows[ci][di];
+                    for j in 1..=JMAX {
+                        let extra = if j == 1 {
+                            0.0
+                        } else {
+                            (j - 1) as f64 * cyc + (j - 2) as f64 * c.ptime_min + pt
+                        };
+                        let t = (ws.max(rdy_any) + extra).max(rdy);
+                        if c.night {
+                            if t >= we {
+                                break;
+                            }
+                        } else if t + lt > we + 1e-9 || extra + lt > ac.crew_duty_hours + 1e-9 {
+                            break;
+                        }
+                        vars.push(Var {
+                            g: gi,
+                            a: ci,
+                            d,
+                            arr: t + lt,
+                            cost: p.exposure_until(s, t),
+                            f: w / cap,
+                        });
+                        wave_of.push(j);
+                        // On days with overnight states a day's first trip is
+                        // either boarded where the airframe spent the night
+                        // (above) or after positioning from elsewhere that
+                        // morning (trip index 0): boarding no earlier than
+                        // first light + the least such positioning.
+                        if j == 1
+                            && let Some(pt) = &pats[ci]
+                            && pt.states.is_some_and(|(_, _, hs)| di < hs)
+                            && !c.night
+                        {
+                            let cl = pt.cluster_of[s].expect("servable site has a cluster");
+                            let shift = pt.first_shift[cl];
+                            let t0 = (ws + shift).max(rdy_any).max(rdy);
+                            if shift.is_finite() && t0 + lt <= we + 1e-9 && shift + lt <= ac.crew_duty_hours + 1e-9 {
+                                vars.push(Var {
+                                    g: gi,
+                                    a: ci,
+                                    d,
+                                    arr: t0 + lt,
+                                    cost: p.exposure_until(s, t0),
+                                    f: w / cap,
+                                });
+                                wave_of.push(0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
         let t_end = (*days.last().expect("days") + 1) as f64 * 24.0;
         let overflow_cost = groups.iter().map(|g| p.exposure_until(g.0, t_end)).collect();
         Some(FleetLp {
@@ -777,7 +816,7 @@ impl FleetLp {
             if !c.night {
                 intake[di].push((h, 1.0));
             }
-            trips.entry((v.a, di, self.wave_of[k])).or_default().push((h, v.f));
+            trips.entry((v.a, di, self.wave_of[k].max(1))).or_default().push((h, v.f));
             let later = self.wave_of[k] > 1;
             fh[v.a][di].push((h, v.f * (lfh + pfh)));
             if !c.night {
@@ -816,7 +855,11 @@ impl FleetLp {
             if let Some(pt) = &self.pats[v.a] {
                 let cl = pt.cluster_of[self.groups[v.g].0].expect("servable site has a cluster");
                 let di = (v.d - self.d0) as usize;
-                cap_rows.entry((v.a, di, cl, self.wave_of[k])).or_default().push((h, v.f));
+                // index 0 (first trip, positioned that morning) is its own
+                // row only where the overnight flow is modelled
+                let flowing = flow && pt.states.is_some_and(|(_, _, hs)| di < hs);
+                let j = if flowing { self.wave_of[k] } else { self.wave_of[k].max(1) };
+                cap_rows.entry((v.a, di, cl, j)).or_default().push((h, v.f));
             }
         }
         for (a, pt) in self.pats.iter().enumerate() {
@@ -838,12 +881,18 @@ impl FleetLp {
                             moves.insert((pat.from, pat.to));
                         }
                     }
+                    // the first trip's row: boarded where the night was spent
+                    // (1) or after positioning that morning (0)
+                    let key = |pat: &DayPattern, j: usize, cl: usize| {
+                        let w = if j == 0 && pt.state_cluster[pat.from] != Some(cl) { 0 } else { j + 1 };
+                        (a, di, cl, w)
+                    };
                     for pat in list {
                         let used = pat
                             .seq
                             .iter()
                             .enumerate()
-                            .any(|(j, cl)| cap_rows.contains_key(&(a, di, *cl, j + 1)));
+                            .any(|(j, cl)| cap_rows.contains_key(&key(pat, j, *cl)));
                         // trips no variable uses: the empty pattern with the
                         // same nights does as much (and less)
                         if !pat.seq.is_empty() && !used && moves.contains(&(pat.from, pat.to)) {
@@ -859,7 +908,7 @@ impl FleetLp {
                             moving.push((y, 1.0));
                         }
                         for (j, cl) in pat.seq.iter().enumerate() {
-                            if let Some(row) = cap_rows.get_mut(&(a, di, *cl, j + 1)) {
+                            if let Some(row) = cap_rows.get_mut(&key(pat, j, *cl)) {
                                 row.push((y, -1.0));
                             }
                         }
