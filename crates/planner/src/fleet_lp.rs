@@ -1026,11 +1026,32 @@ impl FleetLp {
                 Err(_) => Err(()),
             }
         };
-        let (mut lp, handles) = self.model(p, &|_| true, true, true, true);
+        // The overnight flow makes the exposure LP several times slower. With
+        // a short budget (re-planning) the LP without it is solved first, so
+        // the old bound stands when the flow LP does not finish; otherwise
+        // the flow LP first, and without it only if that one did not finish.
+        // Both are valid; the larger (the flow LP's, when solved) is kept.
+        let order: &[bool] = if budget < Duration::from_secs(1) { &[false, true] } else { &[true, false] };
         let mut guide = None;
         let mut feasible_t: Option<f64> = None;
-        let exposure = match solve(&mut lp, left(started)) {
-            Ok(Some(sol)) => {
+        let mut exposure: Option<f64> = None;
+        for &flow in order {
+            if flow && !self.pats.iter().flatten().any(|pt| pt.states.is_some()) {
+                continue; // no class has overnight states: the same LP
+            }
+            if exposure.is_some() && !flow {
+                break; // the flow LP solved: it is at least as tight
+            }
+            let (mut lp, handles) = self.model(p, &|_| true, true, true, flow);
+            let Ok(Some(sol)) = solve(&mut lp, left(started)) else {
+                continue;
+            };
+            let value = (sol.objective() * 1e3 * (1.0 - 1e-7) - 1e-6).max(0.0);
+            if exposure.is_some_and(|e| e >= value) {
+                continue;
+            }
+            exposure = Some(value);
+            {
                 // The LP's pick-ups per class, site and day guide the solver.
                 let nd = self.days.len();
                 let mut q = vec![vec![vec![0.0; nd]; p.sites.len()]; self.classes.len()];
@@ -1065,10 +1086,8 @@ impl FleetLp {
                 if moved >= total - 1e-6 {
                     feasible_t = Some(last);
                 }
-                Some((sol.objective() * 1e3 * (1.0 - 1e-7) - 1e-6).max(0.0))
             }
-            _ => None,
-        };
+        }
         // Makespan: smallest candidate arrival T whose restricted LP is feasible.
         // These LPs leave out the overnight flow (a relaxation: still valid,
         // and several times cheaper); the exposure optimum is feasible in them.
