@@ -11,7 +11,7 @@
 //! orientation agreement at the minutiae, radius `r`); `of` / `ofm` (gate / mix by the
 //! agreement of the images' orientation fields, floor `t0`, power `k2`, weight `k`;
 //! needs `LAB_ORI=1`, `LAB_STRIDE=2` for the library's 16-px cells, `LAB_NOCOH=1` without
-//! coherence weights); `ovm` (normalisation by the minutiae expected in the masks'
+//! coherence weights; `ofa` as `ofm`, the alignment also chosen by the agreement); `ovm` (normalisation by the minutiae expected in the masks'
 //! overlap, mixed by `t0`, floor `k`, orientation gate `og`/`ow`); `sym`/`symmax`/`symmin`
 //! (both argument orders). Keys for every variant: `tg` groups aligned, `ad`/`ar`/`aa`
 //! alignment tolerances, `h` Hough alignment hypotheses (`hn`, `ha`, `ht`). Cylinder
@@ -255,7 +255,14 @@ fn lssr(a: &Prepared, b: &Prepared, pairs: &[(f32, u16, u16)]) -> f32 {
     eff[..np].iter().map(|&(_, i)| l[i]).sum::<f32>() / np as f32
 }
 
-fn compare_lab(a: &Prepared, b: &Prepared, p: &P, qa: &[f32], qb: &[f32]) -> Detail {
+fn compare_lab(
+    a: &Prepared,
+    b: &Prepared,
+    p: &P,
+    qa: &[f32],
+    qb: &[f32],
+    ori: Option<(&Ori, &Ori)>,
+) -> Detail {
     let mut d = Detail {
         score: 0.0,
         best: 0.0,
@@ -374,7 +381,14 @@ fn compare_lab(a: &Prepared, b: &Prepared, p: &P, qa: &[f32], qb: &[f32]) -> Det
     for (_, members) in groups.iter().take(p.top_groups) {
         if members.len() >= 2 {
             let r = align(a, b, members, &sim, p);
-            if r.0 > best_m.0 {
+            let key = |r: &(f32, usize, (f32, f32, f32, f32, f32))| match ori {
+                Some((oa, ob)) if p.mode == 9 => {
+                    let g = ((ori_sim(oa, ob, r.2).0 - p.t0) / (1.0 - p.t0)).clamp(0.0, 1.0);
+                    r.0 * (1.0 - p.k + p.k * g)
+                }
+                _ => r.0,
+            };
+            if key(&r) > key(&best_m) {
                 best_m = r;
             }
         }
@@ -475,7 +489,7 @@ fn compare_lab(a: &Prepared, b: &Prepared, p: &P, qa: &[f32], qb: &[f32]) -> Det
     d.oa_n = cnt;
     let (fa, fb) = (a.x.len().max(1) as f32, b.x.len().max(1) as f32);
     d.score = match p.mode {
-        0 | 6 | 7 | 8 => (d.aligned_sum * d.best / (fa * fb)).min(1.0),
+        0 | 6 | 7 | 8 | 9 => (d.aligned_sum * d.best / (fa * fb)).min(1.0),
         5 => {
             let w = |q: f32| ((q - p.t0) / (p.k2 - p.t0)).clamp(p.k, 1.0);
             let wa: f32 = qa.iter().map(|&q| w(q)).sum();
@@ -686,6 +700,7 @@ fn main() {
                     "q" => p.mode = 5,
                     "of" => p.mode = 6,
                     "ofm" => p.mode = 7,
+                    "ofa" => p.mode = 9,
                     "ovm" => {
                         p.mode = 8;
                         p.oa_r = 0.0;
@@ -808,13 +823,13 @@ fn main() {
         };
         let fuse = |sc: f32, d: &Detail, i: usize, j: usize, p: &P| -> (f32, f32, usize) {
             match (&oris[i], &oris[j]) {
-                (Some(oi), Some(oj)) if p.mode >= 6 && p.mode <= 8 => {
+                (Some(oi), Some(oj)) if p.mode >= 6 && p.mode <= 9 => {
                     let (os, n) = ori_sim(oi, oj, d.tf);
                     let g0 = if p.mode == 8 { p.hough_t } else { p.t0 };
                     let g = ((os - g0) / (1.0 - g0)).clamp(0.0, 1.0).powf(p.k2);
                     if p.mode == 6 {
                         (sc * g, os, n)
-                    } else if p.mode == 7 {
+                    } else if p.mode == 7 || p.mode == 9 {
                         (sc * (1.0 - p.k) + p.k * sc * g, os, n)
                     } else {
                         let area_a = oi.mask.iter().filter(|&&v| v != 0).count().max(1) as f32;
@@ -862,8 +877,24 @@ fn main() {
                         if vn == "lib" {
                             compare(x, y)
                         } else if vn.starts_with("sym") {
-                            let s1 = compare_lab(x, y, p, &qual[i], &qual[j]).score;
-                            let s2 = compare_lab(y, x, p, &qual[j], &qual[i]).score;
+                            let s1 = compare_lab(
+                                x,
+                                y,
+                                p,
+                                &qual[i],
+                                &qual[j],
+                                oris[i].as_ref().zip(oris[j].as_ref()),
+                            )
+                            .score;
+                            let s2 = compare_lab(
+                                y,
+                                x,
+                                p,
+                                &qual[j],
+                                &qual[i],
+                                oris[j].as_ref().zip(oris[i].as_ref()),
+                            )
+                            .score;
                             if vn.starts_with("symmax") {
                                 s1.max(s2)
                             } else if vn.starts_with("symmin") {
@@ -872,7 +903,14 @@ fn main() {
                                 0.5 * (s1 + s2)
                             }
                         } else {
-                            let d = compare_lab(x, y, p, &qual[i], &qual[j]);
+                            let d = compare_lab(
+                                x,
+                                y,
+                                p,
+                                &qual[i],
+                                &qual[j],
+                                oris[i].as_ref().zip(oris[j].as_ref()),
+                            );
                             fuse(d.score, &d, i, j, p).0
                         }
                     }
@@ -901,6 +939,7 @@ fn main() {
                             p,
                             &qual[i],
                             &qual[j],
+                            oris[i].as_ref().zip(oris[j].as_ref()),
                         );
                         let (fs, os, on) = fuse(dd.score, &dd, i, j, p);
                         println!("    fused {fs:.4} ori {os:.3} over {on} blocks");
