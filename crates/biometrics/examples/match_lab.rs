@@ -378,16 +378,16 @@ fn compare_lab(
             + b.cylinders[j as usize].minutia as usize] = s;
     }
     let mut best_m = (0.0f32, 0usize, (0.0, 0.0, 0.0, 0.0, 0.0));
+    let key = |r: &(f32, usize, (f32, f32, f32, f32, f32))| match ori {
+        Some((oa, ob)) if p.mode == 9 => {
+            let g = ((ori_sim(oa, ob, r.2).0 - p.t0) / (1.0 - p.t0)).clamp(0.0, 1.0);
+            r.0 * (1.0 - p.k + p.k * g)
+        }
+        _ => r.0,
+    };
     for (_, members) in groups.iter().take(p.top_groups) {
         if members.len() >= 2 {
             let r = align(a, b, members, &sim, p);
-            let key = |r: &(f32, usize, (f32, f32, f32, f32, f32))| match ori {
-                Some((oa, ob)) if p.mode == 9 => {
-                    let g = ((ori_sim(oa, ob, r.2).0 - p.t0) / (1.0 - p.t0)).clamp(0.0, 1.0);
-                    r.0 * (1.0 - p.k + p.k * g)
-                }
-                _ => r.0,
-            };
             if key(&r) > key(&best_m) {
                 best_m = r;
             }
@@ -436,7 +436,7 @@ fn compare_lab(
             }
             if members.len() >= 2 {
                 let r = align(a, b, &members, &sim, p);
-                if r.0 > best_m.0 {
+                if key(&r) > key(&best_m) {
                     best_m = r;
                 }
             }
