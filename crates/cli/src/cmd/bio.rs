@@ -55,6 +55,10 @@ enum Cmd {
         /// Fused score from which two people are reported as one.
         #[arg(long, default_value_t = 0.35)]
         threshold: f32,
+        /// Candidate people per person taken from the index pre-filter and compared in full
+        /// (10 found all 60 planted duplicates among 6,000 synthetic people; see BENCHMARKS.md).
+        #[arg(long, default_value_t = 10)]
+        shortlist: usize,
     },
     /// Enrol a person's fingers into the store: images (PNG, BMP, TIFF, WSQ), ISO 19794-2
     /// records or native templates. The finger position comes from `--position` (one per
@@ -341,10 +345,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
                 }
             });
         }
-        Cmd::Dedup { dir, threshold } => {
+        Cmd::Dedup { dir, threshold, shortlist } => {
+            if shortlist == 0 {
+                bail!("--shortlist must be at least 1");
+            }
             let t0 = std::time::Instant::now();
             let (g, names) = folder_gallery(&dir)?;
-            let found = g.dedup(&(1..=10).chain([0]).collect::<Vec<u8>>(), 50, threshold);
+            let found = g.dedup(&(1..=10).chain([0]).collect::<Vec<u8>>(), shortlist, threshold);
             let rows: Vec<serde_json::Value> = found
                 .iter()
                 .map(|(a, b, s)| serde_json::json!({"a": names[*a as usize], "b": names[*b as usize], "score": s}))
