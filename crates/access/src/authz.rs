@@ -523,14 +523,14 @@ impl Authorizer {
     ) -> Result<Decision, PolicyError> {
         // No per-call schema checks here: `compile` proved that what the
         // builders below make conforms to the schema (`check_conformance`).
-        let entities = Entities::clone(&*self.principal_entities(loaded, principal, scopes)?)
-            .add_entities([record_entity(resource)?], None)
-            .map_err(|e| req_err(&e))?;
+        // The record's marking travels in the context, so the principal's
+        // store is used as it is (no copy, no transitive closure per request).
+        let entities = self.principal_entities(loaded, principal, scopes)?;
         let request = Request::new(
             uid(USER, &principal.user),
             uid(ACTION, action.name()),
             record_uid(resource),
-            context(action)?,
+            context(action, resource)?,
             None,
         )
         .map_err(|e| req_err(&e))?;
@@ -596,9 +596,18 @@ fn record_uid(r: &Resource) -> EntityUid {
     uid(RECORD, &format!("{}/{}#{}", r.kind, r.id, r.field))
 }
 
-fn record_entity(r: &Resource) -> Result<Entity, PolicyError> {
+/// The record a request acts on: an id without attributes (its marking is in
+/// the request's context, see [`context`]).
+fn record_entity(r: &Resource) -> Entity {
+    Entity::new_no_attrs(record_uid(r), HashSet::new())
+}
+
+/// The context of a request on `r`: the record's marking, its originator and
+/// legal hold (`context.level`, `context.rel_to`, …), and for an approval who
+/// asked for the release, in which capacity, and who has approved it already.
+fn context(action: &Action, r: &Resource) -> Result<Context, PolicyError> {
     let m = &r.label.marking;
-    let a = attrs([
+    let marked = [
         ("kind", string(&r.kind)),
         ("field", string(&r.field)),
         ("originator", string(&r.label.originator)),
@@ -609,25 +618,25 @@ fn record_entity(r: &Resource) -> Result<Entity, PolicyError> {
         ("noforn", RestrictedExpression::new_bool(m.noforn)),
         ("orcon", RestrictedExpression::new_bool(m.orcon)),
         ("legal_hold", RestrictedExpression::new_bool(r.legal_hold)),
-    ]);
-    Entity::new(record_uid(r), a, HashSet::new()).map_err(|e| req_err(&e))
-}
-
-fn context(action: &Action) -> Result<Context, PolicyError> {
-    match action {
-        Action::ApproveRelease { requester, capacity, other_approvers } => Context::from_pairs([
-            ("requester".to_string(), RestrictedExpression::new_entity_uid(uid(USER, requester))),
-            ("capacity".to_string(), string(capacity.as_str())),
-            (
-                "other_approvers".to_string(),
-                RestrictedExpression::new_set(
-                    other_approvers.iter().map(|u| RestrictedExpression::new_entity_uid(uid(USER, u))),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    let pairs: Vec<(String, RestrictedExpression)> = match action {
+        Action::ApproveRelease { requester, capacity, other_approvers } => marked
+            .into_iter()
+            .chain([
+                ("requester".to_string(), RestrictedExpression::new_entity_uid(uid(USER, requester))),
+                ("capacity".to_string(), string(capacity.as_str())),
+                (
+                    "other_approvers".to_string(),
+                    RestrictedExpression::new_set(
+                        other_approvers.iter().map(|u| RestrictedExpression::new_entity_uid(uid(USER, u))),
+                    ),
                 ),
-            ),
-        ])
-        .map_err(|e| req_err(&e)),
-        _ => Ok(Context::empty()),
-    }
+            ])
+            .collect(),
+        _ => marked.into_iter().collect(),
+    };
+    Context::from_pairs(pairs).map_err(|e| req_err(&e))
 }
 
 /// Prove, once per load, that the entities, requests and contexts the
@@ -657,7 +666,7 @@ fn check_conformance(schema: &Schema) -> Result<(), String> {
         legal_hold: false,
     };
     let e = |e: PolicyError| e.to_string();
-    let built = [agency_entity(&p).map_err(e)?, user_entity(&p, None).map_err(e)?, record_entity(&r).map_err(e)?];
+    let built = [agency_entity(&p).map_err(e)?, user_entity(&p, None).map_err(e)?, record_entity(&r)];
     Entities::from_entities(built, Some(schema)).map_err(|e| format!("entities do not conform: {e}"))?;
     let approve = Action::ApproveRelease {
         requester: "someone.else".into(),
@@ -667,8 +676,16 @@ fn check_conformance(schema: &Schema) -> Result<(), String> {
     let actions = Action::NAMES.iter().filter(|n| **n != "approve_release").map(|n| Action::parse(n));
     for a in actions.map(|a| a.map_err(|e| e.to_string())).chain([Ok(approve)]) {
         let a = a?;
-        Request::new(uid(USER, &p.user), uid(ACTION, a.name()), record_uid(&r), context(&a).map_err(e)?, Some(schema))
-            .map_err(|err| format!("request for {} does not conform: {err}", a.name()))?;
+        Request::new(uid(USER, &p.user), uid(ACTION, a.name()), record_uid(&r), context(&a, &r).map_err(e)?, Some(schema))
+            .map_err(|err| {
+                format!(
+                    "request for {} does not conform: {err} (the evaluator passes each record's marking in the \
+                     request context — `context.level`, `context.rel_to`, … — with the record itself an id without \
+                     attributes; a schema or policy written for `resource.level` needs updating: \
+                     `sallyport access policy init --force` writes the current files)",
+                    a.name()
+                )
+            })?;
     }
     Ok(())
 }
@@ -728,9 +745,9 @@ mod tests {
         let loaded = a.current();
         let schema = Schema::from_cedarschema_str(&loaded.schema_src).unwrap().0;
         let mut entities: Vec<Entity> = schema.action_entities().unwrap().iter().cloned().collect();
-        entities.extend([agency_entity(p).unwrap(), user_entity(p, None).unwrap(), record_entity(r).unwrap()]);
+        entities.extend([agency_entity(p).unwrap(), user_entity(p, None).unwrap(), record_entity(r)]);
         let entities = Entities::from_entities(entities, Some(&schema)).unwrap();
-        let req = Request::new(uid(USER, &p.user), uid(ACTION, action.name()), record_uid(r), context(action).unwrap(), Some(&schema))
+        let req = Request::new(uid(USER, &p.user), uid(ACTION, action.name()), record_uid(r), context(action, r).unwrap(), Some(&schema))
             .unwrap();
         let resp = a.engine.is_authorized(&req, &loaded.policies, &entities);
         assert_eq!(resp.diagnostics().errors().count(), 0);
@@ -808,7 +825,18 @@ mod tests {
         assert_ne!(schema, BUILTIN_SCHEMA);
         let e = Authorizer::from_sources(&schema, BUILTIN_POLICIES).unwrap_err();
         assert!(matches!(e, PolicyError::Schema { .. }), "{e}");
-        assert!(e.to_string().contains("do not conform"), "{e}");
+        assert!(e.to_string().contains("request for read does not conform"), "{e}");
+    }
+
+    #[test]
+    fn a_schema_of_the_old_shape_is_refused_with_a_way_forward() {
+        // Before the marking moved into the context, `read` had an empty context
+        // and `Record` carried the attributes.
+        let schema = BUILTIN_SCHEMA.replace("context: Marked", "context: {}");
+        assert_ne!(schema, BUILTIN_SCHEMA);
+        let e = Authorizer::from_sources(&schema, BUILTIN_POLICIES).unwrap_err();
+        assert!(matches!(e, PolicyError::Schema { .. }), "{e}");
+        assert!(e.to_string().contains("policy init --force"), "{e}");
     }
 
     #[test]
@@ -821,7 +849,7 @@ mod tests {
         assert_eq!(*memo, fresh);
         assert!(fresh.allowed);
         // A stricter policy set: the memo of the old one must not answer.
-        let strict = BUILTIN_POLICIES.replace("principal.clearance >= resource.level", "principal.clearance > resource.level + 4");
+        let strict = BUILTIN_POLICIES.replace("principal.clearance >= context.level", "principal.clearance > context.level + 4");
         a.replace_policies(&strict).unwrap();
         let after = a.decide_class(&odni, None, &Action::Read, &r.kind, &r.field, &r.label, false);
         assert!(!after.allowed, "{after:?}");

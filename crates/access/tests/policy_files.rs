@@ -33,14 +33,14 @@ fn the_shipped_policy_loads_from_a_directory() {
 
 #[test]
 fn type_errors_name_file_line_and_column() {
-    let bad = BUILTIN_POLICIES.replace("principal.clearance >= resource.level", "principal.clearence >= resource.level");
+    let bad = BUILTIN_POLICIES.replace("principal.clearance >= context.level", "principal.clearence >= context.level");
     let (e, s) = load_err(BUILTIN_SCHEMA, &bad);
     assert!(matches!(e, PolicyError::Validation { .. }), "{s}");
     let line = bad.lines().position(|l| l.contains("clearence")).unwrap() + 1;
     assert!(s.contains(&format!("sallyport.cedar:{line}:")), "{s}");
     assert!(s.contains("clearence"), "{s}");
     // A string compared with a number is refused in strict mode.
-    let bad = BUILTIN_POLICIES.replace("principal.clearance >= resource.level", "principal.clearance >= resource.kind");
+    let bad = BUILTIN_POLICIES.replace("principal.clearance >= context.level", "principal.clearance >= context.kind");
     let (e, s) = load_err(BUILTIN_SCHEMA, &bad);
     assert!(matches!(e, PolicyError::Validation { .. }), "{s}");
 }
@@ -60,7 +60,7 @@ fn ids_are_required_and_unique() {
     let (e, s) = load_err(BUILTIN_SCHEMA, &bad);
     assert!(matches!(e, PolicyError::MissingId(_)), "{s}");
     assert!(s.contains(&format!("sallyport.cedar:{}:", bad.lines().count())), "{s}");
-    let bad = format!("{BUILTIN_POLICIES}\n@id(\"legal-hold\")\nforbid (principal, action == Sallyport::Action::\"read\", resource) when {{ resource.legal_hold }};\n");
+    let bad = format!("{BUILTIN_POLICIES}\n@id(\"legal-hold\")\nforbid (principal, action == Sallyport::Action::\"read\", resource) when {{ context.legal_hold }};\n");
     let (e, s) = load_err(BUILTIN_SCHEMA, &bad);
     assert!(matches!(e, PolicyError::DuplicateId(_)), "{s}");
     assert!(s.contains("legal-hold"), "{s}");
