@@ -175,7 +175,7 @@ impl AuditLog {
 
     /// Append one entry in its own transaction.
     pub async fn append(&self, rec: &AuditRecord) -> Result<AuditEntry> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let e = Self::append_in(&mut tx, rec).await?;
         tx.commit().await?;
         Ok(e)

@@ -428,7 +428,7 @@ impl Access {
             None => None,
         };
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT username FROM access_users WHERE username = $1")
             .bind(&new.username)
             .fetch_optional(&mut *tx)
@@ -520,7 +520,7 @@ impl Access {
         let what = if disabled { "user_disable" } else { "user_enable" };
         let d = self.must_manage(caller, what, &res).await?;
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("UPDATE access_users SET disabled = $1, failed_logins = 0, locked_until_ms = 0 WHERE username = $2")
             .bind(i64::from(disabled))
             .bind(username)
@@ -545,7 +545,7 @@ impl Access {
         let res = self.user_resource(&u.username, &u.agency, u.clearance, &u.compartments).await?;
         let d = self.must_manage(caller, "password_set", &res).await?;
         let hash = hash_password(password).await?;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("UPDATE access_users SET password_hash = $1, failed_logins = 0, locked_until_ms = 0 WHERE username = $2")
             .bind(hash)
             .bind(username)
@@ -593,7 +593,7 @@ impl Access {
         if !verify_password(password, hash).await {
             let failed = failed + 1;
             let lock = if failed >= self.config.lockout_after { now + self.config.lockout_ms } else { 0 };
-            let mut tx = self.store.pool().begin().await?;
+            let mut tx = self.store.begin_write().await?;
             sqlx::query("UPDATE access_users SET failed_logins = $1, locked_until_ms = $2 WHERE username = $3")
                 .bind(if lock > 0 { 0 } else { failed })
                 .bind(lock)
@@ -781,7 +781,7 @@ impl Access {
             revoked_by: None,
             last_used_ms: None,
         };
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query(&format!("INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, $7)"))
             .bind(&id)
             .bind(username)
@@ -817,7 +817,7 @@ impl Access {
             Some(self.must_manage(caller, "token_revoke", &res).await?)
         };
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("UPDATE access_tokens SET revoked_ms = $1, revoked_by = $2 WHERE id = $3 AND revoked_ms IS NULL")
             .bind(now)
             .bind(&caller.principal.user)

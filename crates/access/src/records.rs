@@ -238,7 +238,7 @@ impl Access {
         let new_label = Label::new(marking.clone(), orig, country);
         let d = self.must(caller, &Action::Write, "mark", id, field, &new_label, rec.legal_hold).await?;
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("DELETE FROM access_markings WHERE kind = 'person' AND record = $1 AND field = $2").bind(id).bind(field).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO access_markings (kind, record, field, marking, originator, set_ms, set_by) VALUES ('person', $1, $2, $3, $4, $5, $6)")
             .bind(id)
@@ -270,7 +270,7 @@ impl Access {
         let label = Label::new(marking.clone(), caller.principal.agency.clone(), caller.principal.country.clone());
         let d = self.must(caller, &Action::Write, "note_add", id, "intel_notes", &label, rec.legal_hold).await?;
         let note = IntelNote { person_id: id.to_string(), marking: marking.clone(), originator: caller.principal.agency.clone(), text: text.to_string() };
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let next: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) + 1 AS BIGINT) FROM access_notes").fetch_one(&mut *tx).await?;
         sqlx::query("INSERT INTO access_notes (id, person, marking, originator, body, created_ms, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(next)
@@ -315,7 +315,7 @@ impl Access {
             }
         }
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         for (c, chunk) in notes.chunks(100).enumerate() {
             let sql = format!(
                 "INSERT INTO access_notes (id, person, marking, originator, body, created_ms, created_by) VALUES {}",
@@ -345,7 +345,7 @@ impl Access {
             return Err(AccessError::Conflict(format!("person {id} is already under legal hold")));
         }
         let d = self.must(caller, &Action::LegalHold, "hold_place", id, "*", &rec.label, false).await?;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("INSERT INTO access_legal_holds (kind, record, reason, placed_ms, placed_by) VALUES ('person', $1, $2, $3, $4)")
             .bind(id)
             .bind(reason.trim())
@@ -365,7 +365,7 @@ impl Access {
             return Err(AccessError::Conflict(format!("person {id} is not under legal hold")));
         }
         let d = self.must(caller, &Action::LegalHold, "hold_lift", id, "*", &rec.label, true).await?;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("DELETE FROM access_legal_holds WHERE kind = 'person' AND record = $1").bind(id).execute(&mut *tx).await?;
         AuditLog::append_in(&mut tx, &self.record(caller, "hold_lift", "person", id, Some(&d), json!({}), BTreeSet::from([id.to_string()]))).await?;
         tx.commit().await?;

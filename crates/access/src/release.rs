@@ -461,7 +461,7 @@ impl Access {
         }
         let decision = decision.unwrap_or(Decision { allowed: true, policies: vec![], reasons: vec![] });
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         // Serialise id allocation with the audit log's lock.
         sqlx::query("UPDATE access_audit_state SET size = size WHERE id = 1").execute(&mut *tx).await?;
         let n: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM access_releases").fetch_one(&mut *tx).await?;
@@ -644,7 +644,7 @@ impl Access {
         }
         let decision = decision.ok_or_else(|| AccessError::corrupt(format!("release {id}"), "no records"))?;
         let now = self.now();
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("UPDATE access_audit_state SET size = size WHERE id = 1").execute(&mut *tx).await?;
         let status: String = sqlx::query_scalar("SELECT status FROM access_releases WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
         if status != "pending" {
@@ -723,7 +723,7 @@ impl Access {
         if rel.status != ReleaseStatus::Pending {
             return Err(AccessError::Conflict(format!("release {id} is {}", rel.status.as_str())));
         }
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         sqlx::query("UPDATE access_releases SET status = 'withdrawn' WHERE id = $1 AND status = 'pending'").bind(id).execute(&mut *tx).await?;
         let subjects: BTreeSet<String> = rel.people.iter().cloned().collect();
         AuditLog::append_in(&mut tx, &self.record(caller, "release_withdraw", "release", id, None, json!({}), subjects)).await?;

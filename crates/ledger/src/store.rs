@@ -193,7 +193,7 @@ impl CentralLog {
         device_update: Option<(&DeviceId, u64, u64, Hash32)>,
     ) -> Result<u64> {
         let _g = self.write.lock().await;
-        let mut tx = self.store.pool().begin().await.map_err(db)?;
+        let mut tx = self.store.begin_write().await.map_err(db)?;
         sqlx::query("UPDATE ledger_state SET size = size WHERE id = 1")
             .execute(&mut *tx)
             .await
@@ -381,7 +381,7 @@ impl CentralLog {
         if cp.size != size {
             return Err(LedgerError::invalid("checkpoint", "size mismatch"));
         }
-        let mut tx = self.store.pool().begin().await.map_err(db)?;
+        let mut tx = self.store.begin_write().await.map_err(db)?;
         sqlx::query("DELETE FROM ledger_checkpoints WHERE size = $1")
             .bind(size as i64)
             .execute(&mut *tx)

@@ -130,7 +130,7 @@ pub async fn sync(
             )));
         }
     }
-    let mut tx = store.pool().begin().await.map_err(ApiError::internal)?;
+    let mut tx = store.begin_write().await.map_err(ApiError::internal)?;
     let known = |table: &'static str, col: &'static str| format!("SELECT {col} FROM {table}");
     let sites: HashSet<String> = ids(&mut tx, &known("sites", "id")).await?;
     let agencies: HashSet<String> = ids(&mut tx, &known("agencies", "id")).await?;

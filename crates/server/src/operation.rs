@@ -83,7 +83,7 @@ fn ms(t: DateTime<Utc>) -> i64 {
 /// Start recording a run: forget earlier days, mark the run `running`.
 pub async fn begin(store: &Store, label: &str) -> Result<(), ApiError> {
     let now = ms(Utc::now());
-    let mut tx = store.pool().begin().await.map_err(ApiError::internal)?;
+    let mut tx = store.begin_write().await.map_err(ApiError::internal)?;
     sqlx::query("DELETE FROM server_operation_days")
         .execute(&mut *tx)
         .await
@@ -106,7 +106,7 @@ pub async fn begin(store: &Store, label: &str) -> Result<(), ApiError> {
 /// Store one day (replacing a report of the same day), then publish it.
 pub async fn record_day(store: &Store, bus: &LiveBus, d: &OperationDay) -> Result<(), ApiError> {
     let json = serde_json::to_string(d).map_err(ApiError::internal)?;
-    let mut tx = store.pool().begin().await.map_err(ApiError::internal)?;
+    let mut tx = store.begin_write().await.map_err(ApiError::internal)?;
     let running = sqlx::query("SELECT status FROM server_operation_run WHERE id = 1")
         .fetch_optional(&mut *tx)
         .await

@@ -54,7 +54,7 @@ impl Store {
     /// case the core tables are emptied first (in the same transaction).
     pub async fn load_scenario(&self, scenario: &Scenario, people: &[Person], replace: bool) -> Result<()> {
         scenario.validate().map_err(corrupt("scenario"))?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM operation").fetch_one(&mut *tx).await?.try_get(0)?;
         if existing > 0 {
             if !replace {

@@ -619,7 +619,7 @@ impl Store {
                     Some(options) => self.insert_people_native(&options, name, incoming, progress).await?,
                     None => {
                         let mut incoming = incoming;
-                        let mut tx = self.pool().begin().await.map_err(dbx)?;
+                        let mut tx = self.begin_write().await.map_err(dbx)?;
                         let mut count = 0u64;
                         loop {
                             match incoming.recv().await.ok_or_else(|| unfinished(name))?? {
@@ -646,7 +646,7 @@ impl Store {
                     known(&agencies, at, "operator", "agency", s.operator.as_str(), &err)?;
                     all.push(s);
                 }
-                let mut tx = self.pool().begin().await.map_err(dbx)?;
+                let mut tx = self.begin_write().await.map_err(dbx)?;
                 insert_sites(&mut tx, &all).await.map_err(db)?;
                 tx.commit().await.map_err(dbx)?;
                 all.len() as u64
@@ -661,7 +661,7 @@ impl Store {
                     known(&sites, at, "base", "site", a.base.as_str(), &err)?;
                     all.push(a);
                 }
-                let mut tx = self.pool().begin().await.map_err(dbx)?;
+                let mut tx = self.begin_write().await.map_err(dbx)?;
                 insert_aircraft(&mut tx, &all).await.map_err(db)?;
                 tx.commit().await.map_err(dbx)?;
                 all.len() as u64
@@ -686,7 +686,7 @@ impl Store {
         let dbx = |e: sqlx::Error| err(None, None, format!("database: {e}"));
         let mut conn = SqliteConnection::connect_with(options).await.map_err(dbx)?;
         let result = async {
-            let mut tx = conn.begin().await.map_err(dbx)?;
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(dbx)?; // see [`Store::begin_write`]
             let mut count = 0u64;
             loop {
                 let rows = match incoming.recv().await.ok_or_else(|| unfinished(name))?? {

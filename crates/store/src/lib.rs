@@ -156,6 +156,18 @@ impl Store {
         &self.pool
     }
 
+    /// Begins a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the write
+    /// lock is taken at the start, so a concurrent writer makes it wait (up to the busy
+    /// timeout) instead of failing with "database is locked" when a transaction that has
+    /// already read tries to write (SQLite cannot upgrade a deferred transaction's read
+    /// lock while another connection writes). On PostgreSQL a plain `BEGIN`.
+    pub async fn begin_write(&self) -> std::result::Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

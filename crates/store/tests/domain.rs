@@ -65,3 +65,32 @@ sallyport_store::backend_tests! {
         assert_eq!(store.status().await.unwrap().per_custodian["IQ-GOV"], 1);
     }
 }
+
+mod transactions {
+sallyport_store::backend_tests! {
+    /// Two write transactions that read before they write, interleaved: the second waits
+    /// for the first and both commit. (On SQLite a deferred `BEGIN` fails here with
+    /// "database is locked": the first has read, the second commits a write, and the first
+    /// can then no longer upgrade its read snapshot to a write.)
+    async fn interleaved_read_then_write_transactions_both_commit(db) {
+        use sallyport_store::sqlx;
+        let store = db.store.clone();
+        let count = |s: sallyport_store::Store| async move {
+            sqlx::query_scalar::<_, i64>("SELECT CAST(COUNT(*) AS BIGINT) FROM agencies").fetch_one(s.pool()).await.unwrap()
+        };
+        let mut first = store.begin_write().await.unwrap();
+        let before: i64 = sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM agencies").fetch_one(&mut *first).await.unwrap();
+        let other = store.clone();
+        let second = tokio::spawn(async move {
+            let mut tx = other.begin_write().await?;
+            sqlx::query("INSERT INTO agencies (id, name, kind, country) VALUES ('AG-B', 'Second', 'police', 'XXX')").execute(&mut *tx).await?;
+            tx.commit().await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        sqlx::query("INSERT INTO agencies (id, name, kind, country) VALUES ('AG-A', 'First', 'police', 'XXX')").execute(&mut *first).await.unwrap();
+        first.commit().await.unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(count(store).await, before + 2, "{}", db.name);
+    }
+}
+}

@@ -90,7 +90,7 @@ pub async fn ingest_parsed(store: &Store, parsed: Vec<Parsed>, opts: IngestOptio
     // `?` on SQLite, where numbered ones make wide statements quadratic).
     let backend = store.backend();
     let batch = backend.rows_per_statement(COLS);
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     for (p, fr) in parsed.iter().zip(files.iter_mut()) {
         let mut added = 0u64;
         for chunk in p.events.chunks(batch) {

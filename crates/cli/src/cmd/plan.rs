@@ -220,7 +220,7 @@ async fn build_problem(store: &Store, threat: &ThreatRates) -> anyhow::Result<Pr
 }
 
 async fn save(store: &Store, problem: &Problem, plan: &Plan, seed: u64, kind: &str, note: &str) -> anyhow::Result<i64> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let row = sqlx::query("INSERT INTO plans (created_ms, seed, kind, note, json, problem_json) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
         .bind(Utc::now().timestamp_millis())
         .bind(seed as i64)
