@@ -15,6 +15,7 @@
 //! similar on every finger, outranks people who share minutiae with one finger only; a
 //! pair is scored when either person has the other on its shortlist.
 
+use crate::extract::RidgeField;
 use crate::mcc::{compare, Prepared};
 use crate::template::Template;
 use rayon::prelude::*;
@@ -118,12 +119,18 @@ fn pair_keys(p: &Prepared, soft: bool, out: &mut Vec<u32>) {
 impl Gallery {
     /// Builds a gallery (prepares cylinders and the index in parallel).
     pub fn new(entries: Vec<(u32, u8, Template)>) -> Self {
+        Self::with_fields(entries.into_iter().map(|(p, n, t)| (p, n, t, None)).collect())
+    }
+
+    /// As [`Gallery::new`], each finger with its print's ridge field where known (from an
+    /// image), so that comparisons with a probe that has one use the orientation score.
+    pub fn with_fields(entries: Vec<(u32, u8, Template, Option<RidgeField>)>) -> Self {
         let fingers: Vec<Finger> = entries
             .into_par_iter()
-            .map(|(person, position, t)| Finger {
+            .map(|(person, position, t, field)| Finger {
                 person,
                 position,
-                prepared: Prepared::new(&t),
+                prepared: Prepared::with_field(&t, field),
             })
             .collect();
         Self::from_prepared(fingers)

@@ -111,24 +111,35 @@ enum Cmd {
     },
 }
 
+/// A sample ready to compare: its template and, when it came from an image, the print's
+/// ridge field (the matcher's orientation score, as `bio eval` uses it).
+type Sample = (Template, Option<extract::RidgeField>);
+
 /// Loads an image and extracts it, or reads a native template (`SPFT` magic) or an ISO
-/// 19794-2 record (`FMR` magic, first finger view). Errors name the file (and the byte
-/// offset, for records).
-fn load_template(path: &Path, ppi: u16) -> Result<Template> {
+/// 19794-2 record (`FMR` magic, first finger view; neither carries a ridge field). Errors
+/// name the file (and the byte offset, for records).
+fn load_sample(path: &Path, ppi: u16) -> Result<Sample> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    template_from_bytes(path, &bytes, ppi)
+    sample_from_bytes(path, &bytes, ppi)
 }
 
-fn template_from_bytes(path: &Path, bytes: &[u8], ppi: u16) -> Result<Template> {
+fn sample_from_bytes(path: &Path, bytes: &[u8], ppi: u16) -> Result<Sample> {
+    let at = |e: &dyn std::fmt::Display| anyhow!("{}: {e}", path.display());
     if bytes.starts_with(b"SPFT") {
-        return Template::from_bytes(bytes).map_err(|e| anyhow!("{}: {e}", path.display()));
+        return Ok((Template::from_bytes(bytes).map_err(|e| at(&e))?, None));
     }
     if bytes.starts_with(b"FMR\0") {
-        let r = iso19794_2::Record::parse(bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        return interop::template_from_iso(&r, 0).map_err(|e| anyhow!("{}: {e}", path.display()));
+        let r = iso19794_2::Record::parse(bytes).map_err(|e| at(&e))?;
+        return Ok((interop::template_from_iso(&r, 0).map_err(|e| at(&e))?, None));
     }
-    let img = bioimage::decode(bytes, ppi).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-    extract::extract(&img).map_err(|e| anyhow!("{}: {e}", path.display()))
+    let img = bioimage::decode(bytes, ppi).map_err(|e| at(&e))?;
+    let stages = extract::extract_stages(&img).map_err(|e| at(&e))?;
+    let field = extract::RidgeField::from_stages(&stages);
+    Ok((stages.template, Some(field)))
+}
+
+fn prepared((t, field): Sample) -> Prepared {
+    Prepared::with_field(&t, field)
 }
 
 /// Output formats of `bio convert`.
@@ -168,7 +179,7 @@ fn read_input(path: &Path) -> Result<Input> {
         return Ok(Input::Transaction(ansi_nist::Transaction::parse(&bytes).map_err(|e| at(&e))?));
     }
     if bytes.starts_with(b"SPFT") || bytes.starts_with(b"FMR\0") {
-        return Ok(Input::Template(template_from_bytes(path, &bytes, 500)?));
+        return Ok(Input::Template(sample_from_bytes(path, &bytes, 500)?.0));
     }
     if bytes.starts_with(&[0xFF, 0xA0]) {
         let w = wsq::decode(&bytes).map_err(|e| at(&e))?;
@@ -265,8 +276,8 @@ fn folder_gallery(dir: &Path) -> Result<(gallery::Gallery, Vec<String>)> {
     paths.sort();
     for p in paths {
         let Some((name, n)) = person_of(&p) else { continue };
-        let t = match load_template(&p, 500) {
-            Ok(t) => t,
+        let (t, field) = match load_sample(&p, 500) {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("skipping {}: {e:#}", p.display());
                 continue;
@@ -279,12 +290,12 @@ fn folder_gallery(dir: &Path) -> Result<(gallery::Gallery, Vec<String>)> {
                 names.len() - 1
             }
         };
-        entries.push((id as u32, n.min(10), t));
+        entries.push((id as u32, n.min(10), t, field));
     }
     if entries.is_empty() {
         bail!("{}: no usable `<person>_<n>` images or templates", dir.display());
     }
-    Ok((gallery::Gallery::new(entries), names))
+    Ok((gallery::Gallery::with_fields(entries), names))
 }
 
 /// Gallery of every template enrolled in the store.
@@ -300,9 +311,9 @@ async fn store_gallery(ctx: &Ctx) -> Result<(gallery::Gallery, Vec<String>)> {
         if names.last() != Some(&s.person) {
             names.push(s.person.clone());
         }
-        entries.push(((names.len() - 1) as u32, s.position, s.template));
+        entries.push(((names.len() - 1) as u32, s.position, s.template, s.field));
     }
-    Ok((gallery::Gallery::new(entries), names))
+    Ok((gallery::Gallery::with_fields(entries), names))
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
@@ -327,12 +338,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
             });
         }
         Cmd::Compare { a, b } => {
-            let (ta, tb) = (load_template(&a, 500)?, load_template(&b, 500)?);
-            let s = compare(&Prepared::new(&ta), &Prepared::new(&tb));
-            print(ctx, &serde_json::json!({"score": s, "minutiae": [ta.minutiae.len(), tb.minutiae.len()]}), || println!("{s:.4}"));
+            let (sa, sb) = (load_sample(&a, 500)?, load_sample(&b, 500)?);
+            let minutiae = [sa.0.minutiae.len(), sb.0.minutiae.len()];
+            let ridge_fields = sa.1.is_some() && sb.1.is_some();
+            let s = compare(&prepared(sa), &prepared(sb));
+            print(ctx, &serde_json::json!({"score": s, "minutiae": minutiae, "ridge_fields": ridge_fields}), || println!("{s:.4}"));
         }
         Cmd::Identify { probe, gallery: dir, top } => {
-            let p = Prepared::new(&load_template(&probe, 500)?);
+            let p = prepared(load_sample(&probe, 500)?);
             let (g, names) = match &dir {
                 Some(dir) => folder_gallery(dir)?,
                 None => store_gallery(ctx).await?,
@@ -376,11 +389,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
                 if pos > 10 {
                     bail!("{}: finger position {pos} is not 0-10", f.display());
                 }
-                let template = load_template(f, ppi)?;
+                let (template, field) = load_sample(f, ppi)?;
                 if template.minutiae.len() < 3 {
                     bail!("{}: only {} minutiae found, too few to enrol", f.display(), template.minutiae.len());
                 }
-                fingers.push(db::Enrolment { position: pos, template, source: f.display().to_string() });
+                fingers.push(db::Enrolment { position: pos, template, field, source: f.display().to_string() });
             }
             let store = ctx.store().await?;
             db::enrol(&store, &person, &fingers, replace, chrono::Utc::now().timestamp_millis()).await?;

@@ -1,6 +1,8 @@
-//! Enrolled finger templates in the store (table `bio_templates`, migration 3001).
+//! Enrolled finger templates in the store (table `bio_templates`, migrations 3001–3002),
+//! each with its print's ridge field when it was enrolled from an image.
 
 use anyhow::{Result, bail};
+use sallyport_biometrics::extract::RidgeField;
 use sallyport_biometrics::template::Template;
 use sallyport_store::Store;
 use sallyport_store::sqlx::{self, Row};
@@ -9,6 +11,8 @@ use sallyport_store::sqlx::{self, Row};
 pub struct Enrolment {
     pub position: u8,
     pub template: Template,
+    /// The print's ridge field (enrolled from an image), for the orientation score.
+    pub field: Option<RidgeField>,
     pub source: String,
 }
 
@@ -22,13 +26,15 @@ pub struct Stored {
     pub source: String,
     #[serde(skip)]
     pub template: Template,
+    #[serde(skip)]
+    pub field: Option<RidgeField>,
 }
 
 /// Stores every finger of one person in one transaction. Refuses, storing nothing, when
 /// the person is unknown, a position repeats, or a position is already enrolled (unless
 /// `replace`).
 pub async fn enrol(store: &Store, person: &str, fingers: &[Enrolment], replace: bool, now_ms: i64) -> Result<()> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     let known: i64 = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM people WHERE id = $1").bind(person.to_string()).fetch_one(&mut *tx).await?.try_get(0)?;
     if known == 0 {
         bail!("no person {person:?} in the store: load the operation's people first");
@@ -50,8 +56,8 @@ pub async fn enrol(store: &Store, person: &str, fingers: &[Enrolment], replace: 
             sqlx::query("DELETE FROM bio_templates WHERE person_id = $1 AND finger_position = $2").bind(person.to_string()).bind(f.position as i64).execute(&mut *tx).await?;
         }
         sqlx::query(
-            "INSERT INTO bio_templates (person_id, finger_position, template, format, minutiae, quality, source_file, enrolled_at_ms) \
-             VALUES ($1, $2, $3, 'SPFT1', $4, $5, $6, $7)",
+            "INSERT INTO bio_templates (person_id, finger_position, template, format, minutiae, quality, source_file, enrolled_at_ms, ridge_field) \
+             VALUES ($1, $2, $3, 'SPFT1', $4, $5, $6, $7, $8)",
         )
         .bind(person.to_string())
         .bind(f.position as i64)
@@ -60,6 +66,7 @@ pub async fn enrol(store: &Store, person: &str, fingers: &[Enrolment], replace: 
         .bind(f.template.quality as i64)
         .bind(f.source.clone())
         .bind(now_ms)
+        .bind(f.field.as_ref().map(RidgeField::to_bytes))
         .execute(&mut *tx)
         .await?;
     }
@@ -70,7 +77,7 @@ pub async fn enrol(store: &Store, person: &str, fingers: &[Enrolment], replace: 
 /// Every stored template (optionally of one person), by person then position. A stored
 /// template that does not parse is an error naming the row.
 pub async fn templates(store: &Store, person: Option<&str>) -> Result<Vec<Stored>> {
-    let sql = "SELECT person_id, finger_position, template, source_file FROM bio_templates";
+    let sql = "SELECT person_id, finger_position, template, source_file, ridge_field FROM bio_templates";
     let rows = match person {
         Some(p) => sqlx::query(&format!("{sql} WHERE person_id = $1 ORDER BY person_id, finger_position")).bind(p.to_string()).fetch_all(store.pool()).await?,
         None => sqlx::query(&format!("{sql} ORDER BY person_id, finger_position")).fetch_all(store.pool()).await?,
@@ -81,8 +88,13 @@ pub async fn templates(store: &Store, person: Option<&str>) -> Result<Vec<Stored
         let position: i64 = r.try_get(1)?;
         let bytes: Vec<u8> = r.try_get(2)?;
         let source: String = r.try_get(3)?;
+        let field: Option<Vec<u8>> = r.try_get(4)?;
         let template = Template::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("stored template of {person} finger {position} is corrupt: {e}"))?;
-        out.push(Stored { person, position: position as u8, minutiae: template.minutiae.len(), quality: template.quality, source, template });
+        let field = field
+            .map(|b| RidgeField::from_bytes(&b))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("stored ridge field of {person} finger {position} is corrupt: {e}"))?;
+        out.push(Stored { person, position: position as u8, minutiae: template.minutiae.len(), quality: template.quality, source, template, field });
     }
     Ok(out)
 }
@@ -126,14 +138,17 @@ mod tests {
         for db in sallyport_store::testing::backends().await {
             let s = &db.store;
             person(s, "P-0001").await;
-            let f = |pos, n| Enrolment { position: pos, template: tpl(n), source: format!("f{pos}.png") };
+            let f = |pos, n| Enrolment { position: pos, template: tpl(n), field: None, source: format!("f{pos}.iso") };
+            let field = RidgeField { w: 3, h: 2, cells: vec![0, 1, 90, 180, 0, 45] };
             // unknown person: nothing stored
             let e = enrol(s, "P-9999", &[f(1, 20)], false, 1).await.unwrap_err();
             assert!(e.to_string().contains("no person"), "{}: {e}", db.name);
-            enrol(s, "P-0001", &[f(1, 20), f(2, 30)], false, 1).await.unwrap();
+            let with_field = Enrolment { field: Some(field.clone()), source: "f2.png".into(), ..f(2, 30) };
+            enrol(s, "P-0001", &[f(1, 20), with_field], false, 1).await.unwrap();
             let t = templates(s, Some("P-0001")).await.unwrap();
             assert_eq!(t.iter().map(|t| (t.position, t.minutiae)).collect::<Vec<_>>(), vec![(1, 20), (2, 30)], "{}", db.name);
             assert_eq!(t[0].template, tpl(20));
+            assert_eq!((t[0].field.as_ref(), t[1].field.as_ref()), (None, Some(&field)), "{}: the ridge field round-trips", db.name);
             // a batch with one conflicting finger stores none of the batch
             let e = enrol(s, "P-0001", &[f(3, 10), f(2, 11)], false, 2).await.unwrap_err();
             assert!(e.to_string().contains("already has finger 2"), "{}: {e}", db.name);
@@ -144,6 +159,10 @@ mod tests {
             enrol(s, "P-0001", &[f(2, 11)], true, 3).await.unwrap();
             let t = templates(s, None).await.unwrap();
             assert_eq!(t.iter().map(|t| (t.position, t.minutiae)).collect::<Vec<_>>(), vec![(1, 20), (2, 11)], "{}", db.name);
+            // a stored field that does not parse is an error naming the row, not a silent None
+            sqlx::query("UPDATE bio_templates SET ridge_field = $1 WHERE finger_position = 1").bind(b"SPRF\x01".to_vec()).execute(s.pool()).await.unwrap();
+            let e = templates(s, None).await.unwrap_err().to_string();
+            assert!(e.contains("ridge field of P-0001 finger 1 is corrupt"), "{}: {e}", db.name);
         }
     }
 }
