@@ -17,7 +17,9 @@
 //! them in parallel with rayon and keeps the lexicographically best, ties to
 //! the lowest candidate index. Four chains from the best starts run in turn
 //! until half the budget, then only the best one — so the result depends
-//! only on the seed and the number of rounds.
+//! only on the seed and the number of rounds. If the best plan still misses
+//! a deadline, a deadline repair rebuilds it with due deadline pick-ups first
+//! (see [`deadline_repair`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -238,6 +240,11 @@ pub(crate) struct Params {
     pub urgency: f64,
     /// Weight of following the exposure LP's pick-ups (0 = ignore them).
     pub lp_weight: f64,
+    /// Due deadline pick-ups first (see `Sim::best_sortie`): set only by the
+    /// deadline repair at the end of [`search`]. The search itself runs
+    /// without it, so it does not learn to leave deadline sites until their
+    /// last day (the margin a lost aircraft's re-plan needs).
+    pub deadline_due: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -285,6 +292,13 @@ type Manifests = Vec<(u32, Vec<usize>)>;
 const HORIZON_DAYS: f64 = 400.0;
 /// Days with their own site multipliers in [`Params::mult`].
 pub(crate) const PHASES: usize = 48;
+/// A pick-up of a deadline site's last cabin-load at most this long before
+/// its deadline (and not after it) is *due*: it is chosen before any pick-up
+/// that is not (see `Sim::best_sortie`).
+const DEADLINE_DUE_H: f64 = 24.0;
+/// Under a time limit, the share of it kept for building the plan from the
+/// search's best construction (export, summary: ~20 ms for 4,300 sorties).
+const TAIL_SHARE: f64 = 0.005;
 /// Search chains: the best distinct starts, improved in turn (see [`search`]).
 const POOL: usize = 4;
 /// Share of the search's moves that rebuild only from a cut day on.
@@ -492,7 +506,8 @@ impl<'a> Sim<'a> {
         let p = self.p;
         let st = &self.ac[a];
         let cls = self.pre.class_of[a];
-        let mut best: Option<(f64, usize, usize, u32, Vec<LegI>)> = None;
+        // (deadline due, score, site, category, room, legs)
+        let mut best: Option<(bool, f64, usize, usize, u32, Vec<LegI>)> = None;
         for s in 0..p.sites.len() {
             if self.rem_site[s] == 0 {
                 continue;
@@ -517,6 +532,17 @@ impl<'a> Sim<'a> {
                 Some(d) => prm.urgency * self.rem_site[s] as f64 / (d - pick).max(1.0),
                 None => 0.0,
             };
+            // Due (deadline repair only, `Params::deadline_due`): people still
+            // at a site whose deadline this pick-up meets and that falls
+            // within `DEADLINE_DUE_H` of it. Such a pick-up beats every other
+            // one (misses rank above exposure). The score alone can leave a
+            // deadline site's last stragglers behind: its urgency grows with
+            // the people left and the score with the load, so one straggler
+            // waits for full cabins elsewhere.
+            let due = prm.deadline_due
+                && p.sites[s]
+                    .deadline_h
+                    .is_some_and(|d| pick <= d && d - pick <= DEADLINE_DUE_H);
             let cycle = (arr - st.free).max(0.0) + 1.0;
             for c in 0..3 {
                 if self.remaining[s][c] == 0 {
@@ -543,12 +569,15 @@ impl<'a> Sim<'a> {
                     }
                 }
                 let score = (rate + urg + follow) * prm.cmult[cls][s] * load / cycle.powf(prm.beta);
-                if best.as_ref().is_none_or(|(b, ..)| score > *b) {
-                    best = Some((score, s, c, room, legs.clone()));
+                if best
+                    .as_ref()
+                    .is_none_or(|(bd, b, ..)| (due, score) > (*bd, *b))
+                {
+                    best = Some((due, score, s, c, room, legs.clone()));
                 }
             }
         }
-        let (_, s, c, room, legs) = best?;
+        let (_, _, s, c, room, legs) = best?;
         self.fill(a, s, c, &legs, room)
     }
 
@@ -1122,6 +1151,7 @@ pub(crate) fn search(
                     beta,
                     urgency: u * mean_rate,
                     lp_weight: w * mean_rate,
+                    deadline_due: false,
                 })
             })
         })
@@ -1173,24 +1203,25 @@ pub(crate) fn search(
     let (mut rounds, mut improvements) = (0u64, 0u64);
     let mut best: Vec<(Params, Built)> = pool.iter().map(|(a, b)| (a.clone(), b.clone())).collect();
     let mut focused = false;
-    let searching = Instant::now();
+    let mut slowest = Duration::ZERO;
     loop {
         if opts.max_rounds.is_some_and(|m| rounds >= m) {
             break;
         }
-        // Under a time limit, no round that would end past it (by the mean
-        // round so far: a round on a large instance takes a second or so).
+        // Under a time limit, no round that would end past it — by the
+        // slowest round so far (on a large instance a round takes 0.1–1 s and
+        // varies by half under load), plus `TAIL_SHARE` of the limit for
+        // turning the best construction into the plan.
         if opts.max_rounds.is_none() {
-            let el = started.elapsed();
-            let mean = if rounds > 0 {
-                searching.elapsed() / rounds as u32
-            } else {
-                Duration::ZERO
-            };
-            if el + mean >= opts.time_limit {
+            let mut reserve = opts.time_limit.mul_f64(TAIL_SHARE);
+            if best.iter().all(|b| b.1.obj.deadline_misses > 0) {
+                reserve += slowest; // for the deadline repair
+            }
+            if started.elapsed() + slowest + reserve >= opts.time_limit {
                 break;
             }
         }
+        let round_start = Instant::now();
         let m = (rounds % pool.len() as u64) as usize;
         // Days the incumbent's new sorties span (where a local move may cut).
         let inc = &pool[m].1;
@@ -1258,6 +1289,7 @@ pub(crate) fn search(
             }
             pool[m] = (cands[k].0.clone(), b);
         }
+        slowest = slowest.max(round_start.elapsed());
         rounds += 1;
         // Past the focus point only the chain with the best plan goes on.
         let past = match opts.max_rounds {
@@ -1285,7 +1317,14 @@ pub(crate) fn search(
             best = i;
         }
     }
-    let inc = pool.swap_remove(best).1;
+    let (prm, mut inc) = pool.swap_remove(best);
+    if inc.obj.deadline_misses > 0
+        && let Some(b) = deadline_repair(p, pre, committed, todo, not_before, &prm, &inc, guide)
+        && b.obj.better_than(&inc.obj)
+    {
+        inc = b;
+        improvements += 1;
+    }
     let stats = SolveStats {
         seed: opts.seed,
         iterations: rounds * batch as u64,
@@ -1294,6 +1333,69 @@ pub(crate) fn search(
         threads,
     };
     Ok((inc, stats))
+}
+
+/// The deadline repair of the search's best plan `inc` (built with `prm`)
+/// when it misses deadlines: rebuilt with due deadline pick-ups first
+/// (`Params::deadline_due`) — once keeping `inc`'s sorties that leave before
+/// the day `DEADLINE_DUE_H` before the earliest missed deadline, once from
+/// scratch; in parallel. The better of the two, if any.
+#[allow(clippy::too_many_arguments)]
+fn deadline_repair(
+    p: &Problem,
+    pre: &Prepared,
+    committed: &[SortieI],
+    todo: &[usize],
+    not_before: f64,
+    prm: &Params,
+    inc: &Built,
+    guide: Option<&Guide>,
+) -> Option<Built> {
+    let missed = inc.sorties[committed.len()..]
+        .iter()
+        .filter(|s| !s.people.is_empty())
+        .filter_map(|s| {
+            let d = p.sites[s.origin].deadline_h?;
+            let pick = s.legs.iter().find(|l| l.loaded).map_or(f64::NAN, |l| l.dep);
+            (pick > d + 1e-6).then_some(d)
+        })
+        .min_by(f64::total_cmp)?;
+    let due = Params {
+        deadline_due: true,
+        ..prm.clone()
+    };
+    let cut = (day_of(missed - DEADLINE_DUE_H) as f64 * 24.0).max(not_before);
+    let variants = [Some(cut), None];
+    let res: Vec<Option<Built>> = variants
+        .par_iter()
+        .map(|v| match v {
+            None => construct(p, pre, committed, todo, not_before, &due, guide).ok(),
+            Some(t) => {
+                let kept: Vec<SortieI> = inc
+                    .sorties
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, s)| *i < committed.len() || s.legs[0].dep < *t)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                let mut on = vec![false; p.people.len()];
+                for s in &kept[committed.len()..] {
+                    for &i in &s.people {
+                        on[i] = true;
+                    }
+                }
+                let left: Vec<usize> = todo.iter().copied().filter(|&i| !on[i]).collect();
+                construct(p, pre, &kept, &left, not_before, &due, guide).ok()
+            }
+        })
+        .collect();
+    let mut out: Option<Built> = None;
+    for b in res.into_iter().flatten() {
+        if out.as_ref().is_none_or(|o| b.obj.better_than(&o.obj)) {
+            out = Some(b);
+        }
+    }
+    out
 }
 
 /// Solve from scratch.

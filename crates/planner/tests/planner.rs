@@ -601,3 +601,51 @@ fn losing_an_aircraft_mid_operation_changes_few_manifests() {
                 + r.manifest_price * resolve.manifests_changed as f64
     );
 }
+
+#[test]
+fn a_deadline_sites_last_stragglers_leave_before_its_deadline() {
+    // [`tiny`] with 11 people at the origin (10 a trip: the 11th is a
+    // straggler) whose deadline is 17:00 on day 0, and a second origin 200 km
+    // south with 100 people at five times the threat rate and no deadline.
+    // A full cabin from the second site scores 50 against the straggler's
+    // (1 + urgency) × 1, so a construction driven by the score alone flies
+    // the straggler only once the second site is empty (day 2) and misses
+    // the deadline. Four trips fit into daylight on day 0 (the first boards
+    // 07:30, then one every 3 h), so both of the origin's trips can leave in
+    // time: the plan must miss no deadline (every start misses it; the
+    // deadline repair at the end of the search, due pick-ups first, does not).
+    // With no rounds of search only that repair can save the straggler.
+    use sallyport_core::{Category, EscortNeed, LatLon, PersonId, RiskClass, SiteId};
+    use sallyport_planner::problem::{PersonSpec, SiteSpec};
+    let mut p = tiny(11, 8.0);
+    p.sites[0].deadline_h = Some(17.0);
+    let south = LatLon::new(33.0 - (200.0 / 6371.0088f64).to_degrees(), 44.0).unwrap();
+    p.sites.push(SiteSpec {
+        id: SiteId::new("south").unwrap(),
+        kind: SiteKind::DetentionFacility,
+        position: south,
+        runway: false,
+        refuel: false,
+        holding_capacity: 10_000,
+        hours: None,
+        deadline_h: None,
+        threat: vec![5.0],
+    });
+    for i in 0..100 {
+        p.people.push(PersonSpec {
+            id: PersonId::new(format!("S-{i:06}")).unwrap(),
+            site: 2,
+            category: Category::AdultMale,
+            risk: RiskClass::Low,
+            groups: vec![],
+            fit_to_fly: true,
+            escort: EscortNeed::None,
+        });
+    }
+    let plan = solve(&p, &quick(0)).unwrap();
+    assert!(validate(&p, &plan).is_empty(), "{:?}", validate(&p, &plan));
+    assert_eq!(plan.kpis.people_moved, 111, "{:?}", plan.kpis);
+    assert_eq!(plan.kpis.deadline_misses, 0, "{:?}", plan.kpis);
+    let origin = plan.sites.iter().find(|s| s.site.as_str() == "origin").unwrap();
+    assert!(origin.emptied_h.is_some_and(|h| h <= 17.0), "{origin:?}");
+}
