@@ -1249,24 +1249,8 @@ pub(crate) fn search(
             .map(|(c, cut)| match cut {
                 None => construct(p, pre, committed, todo, not_before, c, guide).ok(),
                 Some(d) => {
-                    // Keep the incumbent's sorties that leave before day d
-                    // (a prefix of every aircraft's chain); rebuild the rest.
                     let t = (d0 + *d as i64) as f64 * 24.0;
-                    let kept: Vec<SortieI> = inc
-                        .sorties
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, s)| *i < committed.len() || s.legs[0].dep < t)
-                        .map(|(_, s)| s.clone())
-                        .collect();
-                    let mut on = vec![false; p.people.len()];
-                    for s in &kept[committed.len()..] {
-                        for &i in &s.people {
-                            on[i] = true;
-                        }
-                    }
-                    let left: Vec<usize> = todo.iter().copied().filter(|&i| !on[i]).collect();
-                    construct(p, pre, &kept, &left, not_before, c, guide).ok()
+                    rebuild_from(p, pre, committed, todo, not_before, c, guide, inc, t)
                 }
             })
             .collect();
@@ -1341,6 +1325,37 @@ pub(crate) fn search(
 /// the day `DEADLINE_DUE_H` before the earliest missed deadline, once from
 /// scratch; in parallel. The better of the two, if any.
 #[allow(clippy::too_many_arguments)]
+/// Keeps the committed sorties and those of `inc` that leave before time `t` (a prefix of
+/// every aircraft's chain) and constructs the rest with `prm`.
+#[allow(clippy::too_many_arguments)]
+fn rebuild_from(
+    p: &Problem,
+    pre: &Prepared,
+    committed: &[SortieI],
+    todo: &[usize],
+    not_before: f64,
+    prm: &Params,
+    guide: Option<&Guide>,
+    inc: &Built,
+    t: f64,
+) -> Option<Built> {
+    let kept: Vec<SortieI> = inc
+        .sorties
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i < committed.len() || s.legs[0].dep < t)
+        .map(|(_, s)| s.clone())
+        .collect();
+    let mut on = vec![false; p.people.len()];
+    for s in &kept[committed.len()..] {
+        for &i in &s.people {
+            on[i] = true;
+        }
+    }
+    let left: Vec<usize> = todo.iter().copied().filter(|&i| !on[i]).collect();
+    construct(p, pre, &kept, &left, not_before, prm, guide).ok()
+}
+
 fn deadline_repair(
     p: &Problem,
     pre: &Prepared,
@@ -1370,23 +1385,7 @@ fn deadline_repair(
         .par_iter()
         .map(|v| match v {
             None => construct(p, pre, committed, todo, not_before, &due, guide).ok(),
-            Some(t) => {
-                let kept: Vec<SortieI> = inc
-                    .sorties
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, s)| *i < committed.len() || s.legs[0].dep < *t)
-                    .map(|(_, s)| s.clone())
-                    .collect();
-                let mut on = vec![false; p.people.len()];
-                for s in &kept[committed.len()..] {
-                    for &i in &s.people {
-                        on[i] = true;
-                    }
-                }
-                let left: Vec<usize> = todo.iter().copied().filter(|&i| !on[i]).collect();
-                construct(p, pre, &kept, &left, not_before, &due, guide).ok()
-            }
+            Some(t) => rebuild_from(p, pre, committed, todo, not_before, &due, guide, inc, *t),
         })
         .collect();
     let mut out: Option<Built> = None;
