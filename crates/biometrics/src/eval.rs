@@ -102,8 +102,8 @@ pub fn prepare_one(path: &Path) -> Result<Prepared, Error> {
         return enrol_one(path).map(|t| Prepared::new(&t));
     }
     let img = crate::image::decode(&bytes, crate::image::WORKING_PPI)?;
-    let s = crate::extract::extract_stages(&img)?;
-    Ok(Prepared::with_field(&s.template, Some(crate::extract::RidgeField::from_stages(&s))))
+    let (t, field) = crate::extract::extract_with_field(&img)?;
+    Ok(Prepared::with_field(&t, Some(field)))
 }
 
 /// Templates of every sample (in parallel); `None` marks a failure to enrol.

@@ -91,6 +91,14 @@ pub fn extract(img: &GrayImage) -> Result<Template, Error> {
     extract_stages(img).map(|s| s.template)
 }
 
+/// [`extract`], keeping the print's ridge field too (for the matcher's orientation score,
+/// [`crate::mcc::Prepared::with_field`]).
+pub fn extract_with_field(img: &GrayImage) -> Result<(Template, RidgeField), Error> {
+    let s = extract_stages(img)?;
+    let field = RidgeField::from_stages(&s);
+    Ok((s.template, field))
+}
+
 /// Runs the whole pipeline, keeping every stage's output.
 pub fn extract_stages(img: &GrayImage) -> Result<Stages, Error> {
     let img = img.to_working_resolution()?;

@@ -3,8 +3,9 @@
 //! PostgreSQL is taken from `SALLYPORT_TEST_PG` or `postgres://postgres@127.0.0.1:5432/test`;
 //! each call gets its own schema, so tests run in parallel without seeing each
 //! other. Schemas whose creating test process has exited (on this host) are dropped by
-//! the next test that finds them, so a developer's database does not fill up. Under `CI=true` an unreachable PostgreSQL is a test failure (panic);
-//! elsewhere the PostgreSQL half is skipped with a loud message on stderr.
+//! the next test process that finds them, so a developer's database does not fill up.
+//! Under `CI=true` an unreachable PostgreSQL is a test failure (panic); elsewhere the
+//! PostgreSQL half is skipped with a loud message on stderr.
 
 use crate::Store;
 
@@ -57,11 +58,15 @@ pub async fn postgres() -> Option<TestDb> {
     Some(TestDb { name: "postgres", store, _dir: None })
 }
 
-/// Drops `sp_test_<pid>_*` schemas whose process no longer runs on this host. One test
-/// process at a time does it (an advisory lock; the others skip); failures are ignored,
+/// Drops `sp_test_<pid>_*` schemas whose process no longer runs on this host, once per
+/// test process. One test process at a time does it (an advisory lock; the others skip); failures are ignored,
 /// since a left-over schema harms nothing but space.
 async fn drop_stale_schemas(conn: &mut sqlx::PgConnection) {
     const LOCK: i64 = 0x5350_5445_5354; // "SPTEST"
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return; // once per test process: what exited before it started is gone by now
+    }
     if !std::path::Path::new("/proc/self").exists() {
         return; // no way to tell which processes are alive
     }

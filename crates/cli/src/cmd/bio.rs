@@ -133,9 +133,8 @@ fn sample_from_bytes(path: &Path, bytes: &[u8], ppi: u16) -> Result<Sample> {
         return Ok((interop::template_from_iso(&r, 0).map_err(|e| at(&e))?, None));
     }
     let img = bioimage::decode(bytes, ppi).map_err(|e| at(&e))?;
-    let stages = extract::extract_stages(&img).map_err(|e| at(&e))?;
-    let field = extract::RidgeField::from_stages(&stages);
-    Ok((stages.template, Some(field)))
+    let (t, field) = extract::extract_with_field(&img).map_err(|e| at(&e))?;
+    Ok((t, Some(field)))
 }
 
 fn prepared((t, field): Sample) -> Prepared {
