@@ -7,7 +7,9 @@
 //! and direction tolerance. Score = (Σ local similarity in the best group) × (aligned
 //! pairs) / (nA · nB), in [0, 1]. When both templates carry their print's ridge field
 //! ([`Prepared::with_field`]), a second, independent score scales it: the agreement of
-//! the two ridge-orientation fields over their overlap under that best alignment.
+//! the two ridge-orientation fields over their overlap under that best alignment; where
+//! that agreement is high (the alignment is trusted), the score is also normalised by the
+//! minutiae inside the two prints' common foreground rather than by all of them.
 //!
 //! A [`Prepared`] template holds one cylinder per minutia (16×16 cells × 6 direction
 //! layers = 1536 bits, plus a 256-bit validity mask); cylinder similarity is computed with
@@ -53,7 +55,16 @@ const ALIGN_A: f32 = PI / 9.0;
 /// after the best alignment (0 without common cells). Measured on FVC2002/2004 DB1_B:
 /// see `docs/benchmarks/bio.md`, 2026-12-01 late evening.
 const ORI_FLOOR: f32 = 0.7;
-const ORI_WEIGHT: f32 = 0.5;
+const ORI_WEIGHT: f32 = 0.3;
+/// Overlap normalisation (when both sides carry a [`RidgeField`]): with the orientation
+/// agreement c above `OVERLAP_TRUST`, the alignment is trusted, and the size-normalised
+/// score S = G·M / (nA·nB) moves geometrically towards S_ov = G·M / (max(nA′, F)·max(nB′, F)),
+/// nA′ = A's minutiae inside B's aligned foreground and nB′ = B's inside A's, F =
+/// `OVERLAP_FLOOR`: S^(1−h) · S_ov^h, h = clamp((c − OVERLAP_TRUST) / (1 − OVERLAP_TRUST), 0, 1).
+/// A small but correctly aligned overlap is then not penalised for the minutiae outside
+/// it; a misaligned (distorted) pair, whose overlap estimate means nothing, keeps S.
+const OVERLAP_TRUST: f32 = 0.85;
+const OVERLAP_FLOOR: f32 = 10.0;
 
 /// One minutia's cylinder.
 #[derive(Clone, Debug)]
@@ -426,12 +437,39 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
     // ridge fields are known
     let score = (best_m.0 * best / (fa * fb)).min(1.0);
     match (&a.field, &b.field, best_m.1) {
-        (Some(fa), Some(fb), Some(t)) => {
-            let c = orientation_agreement(fa, fb, t);
+        (Some(field_a), Some(field_b), Some(t)) => {
+            let c = orientation_agreement(field_a, field_b, t);
+            let h = ((c - OVERLAP_TRUST) / (1.0 - OVERLAP_TRUST)).clamp(0.0, 1.0);
+            let score = if h > 0.0 {
+                let (nao, nbo) = overlap_counts(a, b, field_a, field_b, t);
+                let s_ov = (best_m.0 * best / (nao.max(OVERLAP_FLOOR) * nbo.max(OVERLAP_FLOOR))).min(1.0);
+                score.powf(1.0 - h) * s_ov.powf(h)
+            } else {
+                score
+            };
             score * (1.0 - ORI_WEIGHT + ORI_WEIGHT * ((c - ORI_FLOOR) / (1.0 - ORI_FLOOR)).clamp(0.0, 1.0))
         }
         _ => score,
     }
+}
+
+/// Minutiae of `a` inside `fb`'s foreground under `t` (B's frame onto A's), and of `b`
+/// inside `fa`'s.
+fn overlap_counts(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, t: Rigid) -> (f32, f32) {
+    let (c, s) = (t.th.cos(), t.th.sin());
+    let na = (0..a.x.len())
+        .filter(|&i| {
+            let (px, py) = (a.x[i] - t.ca.0, a.y[i] - t.ca.1);
+            fb.angle_at(t.cb.0 + c * px + s * py, t.cb.1 - s * px + c * py).is_some()
+        })
+        .count();
+    let nb = (0..b.x.len())
+        .filter(|&j| {
+            let (qx, qy) = (b.x[j] - t.cb.0, b.y[j] - t.cb.1);
+            fa.angle_at(t.ca.0 + c * qx - s * qy, t.ca.1 + s * qx + c * qy).is_some()
+        })
+        .count();
+    (na as f32, nb as f32)
 }
 
 /// Local (cylinder) similarity summed over the minutiae matched one-to-one after aligning

@@ -17,15 +17,15 @@ fn template(name: &str) -> sallyport_biometrics::template::Template {
     extract(&load(&fvc2002().join(format!("{name}.tif")), 500).unwrap()).unwrap()
 }
 
-/// Measured 2.50% all-pairs EER (FVC protocol 4.37%) when this bound was last checked
-/// (with the orientation score; 3.29% without it); the bound leaves room for float
-/// differences only.
+/// Measured 1.43% all-pairs EER (FVC protocol 2.72%) when this bound was last checked
+/// (with the orientation score and the overlap normalisation; 2.50% with the orientation
+/// score only, 3.29% without either); the bound leaves room for about one genuine pair.
 #[test]
 fn fvc2002_db1_b_eer_all_pairs() {
     let r = evaluate(&fvc2002(), Protocol::AllPairs).unwrap();
     assert_eq!((r.images, r.fingers, r.failures_to_enrol), (80, 10, 0));
     assert_eq!((r.genuine_pairs, r.impostor_pairs), (280, 2880));
-    assert!(r.eer < 2.8, "EER {}", r.eer);
+    assert!(r.eer < 1.8, "EER {}", r.eer);
 }
 
 #[test]
@@ -99,8 +99,9 @@ fn rigidly_moved_partial_copy_still_matches() {
 }
 
 /// The orientation score: a genuine pair's fields agree under the minutiae alignment (the
-/// score keeps at least 90% of its minutiae-only value), and the same pair with one field
-/// turned by 90° (every cell's ridge direction contradicting the other's) loses half.
+/// score keeps at least 90% of its minutiae-only value; the overlap normalisation may
+/// raise it), and the same pair with one field turned by 90° (every cell's ridge direction
+/// contradicting the other's, so the alignment is not trusted) loses 30%.
 #[test]
 fn orientation_score_keeps_agreeing_fields_and_halves_contradicting_ones() {
     use sallyport_biometrics::extract::RidgeField;
@@ -111,8 +112,35 @@ fn orientation_score_keeps_agreeing_fields_and_halves_contradicting_ones() {
     let plain = compare(&Prepared::new(&s1.template), &Prepared::new(&s2.template));
     let fused = compare(&Prepared::with_field(&s1.template, Some(f1.clone())), &Prepared::with_field(&s2.template, Some(f2.clone())));
     assert!(plain > 0.05, "genuine minutiae score {plain}");
-    assert!(fused >= 0.9 * plain && fused <= plain, "agreeing fields: {fused} vs {plain}");
+    assert!(fused >= 0.9 * plain, "agreeing fields: {fused} vs {plain}");
     let turned = RidgeField { cells: f2.cells.iter().map(|&v| if v == 0 { 0 } else { (1 + (v as u16 - 1 + 90) % 180) as u8 }).collect(), ..f2 };
     let contradicted = compare(&Prepared::with_field(&s1.template, Some(f1)), &Prepared::with_field(&s2.template, Some(turned)));
-    assert!((contradicted - 0.5 * plain).abs() <= 1e-6 * plain.max(1.0), "contradicting fields: {contradicted} vs {plain}");
+    assert!((contradicted - 0.7 * plain).abs() <= 1e-6 * plain.max(1.0), "contradicting fields: {contradicted} vs {plain}");
+}
+
+/// Overlap normalisation: the upper half of a genuine mate (its minutiae and its field's
+/// foreground cut at mid-height) scores higher with the fields, which tell the matcher that
+/// the rest of the other print lies outside the common area, than on minutiae alone; the
+/// whole mate is not lifted as much.
+#[test]
+fn overlap_normalisation_lifts_a_correct_partial_overlap() {
+    use sallyport_biometrics::extract::{RidgeField, FIELD_CELL};
+    use sallyport_biometrics::mcc::{compare, Prepared};
+    let stages = |n: &str| extract_stages(&load(&fvc2002().join(format!("{n}.tif")), 500).unwrap()).unwrap();
+    let (s1, s2) = (stages("101_1"), stages("101_2"));
+    let (f1, f2) = (RidgeField::from_stages(&s1), RidgeField::from_stages(&s2));
+    let mid = s2.template.height / 2;
+    let mut half = s2.template.clone();
+    half.minutiae.retain(|m| m.y < mid);
+    let rows = (mid as usize).div_ceil(FIELD_CELL);
+    let half_field = RidgeField {
+        cells: f2.cells.iter().enumerate().map(|(k, &v)| if k / f2.w as usize >= rows { 0 } else { v }).collect(),
+        ..f2.clone()
+    };
+    let a = Prepared::with_field(&s1.template, Some(f1));
+    let lift = |t: &sallyport_biometrics::template::Template, f: RidgeField| {
+        compare(&a, &Prepared::with_field(t, Some(f))) / compare(&Prepared::new(&s1.template), &Prepared::new(t))
+    };
+    let (whole, part) = (lift(&s2.template, f2), lift(&half, half_field));
+    assert!(part > 1.2 && part > whole + 0.05, "half mate lifted {part}, whole mate {whole}");
 }
