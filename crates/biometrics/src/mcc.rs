@@ -53,7 +53,8 @@ const ALIGN_A: f32 = PI / 9.0;
 /// `1 − ORI_WEIGHT + ORI_WEIGHT · clamp((c − ORI_FLOOR) / (1 − ORI_FLOOR), 0, 1)`, where c
 /// is the mean cos 2Δ of the ridge orientations over the cells of A that B's field covers
 /// after the best alignment (0 without common cells). Measured on FVC2002/2004 DB1_B:
-/// see `docs/benchmarks/bio.md`, 2026-12-01 late evening.
+/// see `docs/benchmarks/bio.md`, 2026-12-01 late evening (weight 0.5) and 2026-12-02
+/// (0.3 with the overlap normalisation below).
 const ORI_FLOOR: f32 = 0.7;
 const ORI_WEIGHT: f32 = 0.3;
 /// Overlap normalisation (when both sides carry a [`RidgeField`]): with the orientation
@@ -439,6 +440,8 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
     match (&a.field, &b.field, best_m.1) {
         (Some(field_a), Some(field_b), Some(t)) => {
             let c = orientation_agreement(field_a, field_b, t);
+            // c is 0 for fields whose cells do not match their sides (built by hand), so
+            // `overlap_counts` only ever indexes well-formed fields
             let h = ((c - OVERLAP_TRUST) / (1.0 - OVERLAP_TRUST)).clamp(0.0, 1.0);
             let score = if h > 0.0 {
                 let (nao, nbo) = overlap_counts(a, b, field_a, field_b, t);
