@@ -66,6 +66,11 @@ struct Loaded {
     /// Each principal's entity store (its agency, its user and `actions`) by
     /// principal and scopes; a request adds only its record to a copy.
     principals: Bounded<PrincipalKey, Arc<Entities>>,
+    /// The request context of each record class (kind, field, marking and
+    /// legal hold: what [`context`] builds from a [`Resource`] apart from its
+    /// id), built once per class like a principal's entities; approvals, whose
+    /// context also carries the release's state, are built every time.
+    contexts: Bounded<ClassKey, Context>,
     policies: PolicySet,
     reasons: HashMap<String, String>,
     source: String,
@@ -110,6 +115,32 @@ impl<K: std::hash::Hash + Eq, V: Clone> Bounded<K, V> {
 const MEMO_LIMIT: usize = 100_000;
 /// Most principals whose entities a policy version keeps.
 const PRINCIPAL_LIMIT: usize = 4_096;
+/// Most record classes whose request context a policy version keeps.
+const CONTEXT_LIMIT: usize = 16_384;
+
+/// A record class: a [`Resource`] without its id.
+#[derive(Hash, PartialEq, Eq)]
+struct ClassKey {
+    kind: String,
+    field: String,
+    label: Label,
+    legal_hold: bool,
+}
+
+/// A borrowed [`ClassKey`] (same `Hash` feed, as for [`MemoRef`]).
+#[derive(Hash)]
+struct ClassRef<'k> {
+    kind: &'k str,
+    field: &'k str,
+    label: &'k Label,
+    legal_hold: bool,
+}
+
+impl hashbrown::Equivalent<ClassKey> for ClassRef<'_> {
+    fn equivalent(&self, k: &ClassKey) -> bool {
+        self.legal_hold == k.legal_hold && self.kind == k.kind && self.field == k.field && *self.label == k.label
+    }
+}
 
 #[derive(Hash, PartialEq, Eq)]
 struct PrincipalKey(Principal, Option<BTreeSet<String>>);
@@ -265,6 +296,7 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
         actions,
         by_action,
         principals: Bounded::new(PRINCIPAL_LIMIT),
+        contexts: Bounded::new(CONTEXT_LIMIT),
         policies,
         reasons,
         source: policy_src.to_string(),
@@ -513,6 +545,22 @@ impl Authorizer {
         Ok(built)
     }
 
+    /// The context of a request on `r` (see [`context`]), from the class cache
+    /// unless the action carries state of its own.
+    fn record_context(loaded: &Loaded, action: &Action, r: &Resource) -> Result<Context, PolicyError> {
+        if matches!(action, Action::ApproveRelease { .. }) {
+            return context(action, r);
+        }
+        let probe = ClassRef { kind: &r.kind, field: &r.field, label: &r.label, legal_hold: r.legal_hold };
+        if let Some(c) = loaded.contexts.get(&probe) {
+            return Ok(c);
+        }
+        let built = context(action, r)?;
+        let key = ClassKey { kind: r.kind.clone(), field: r.field.clone(), label: r.label.clone(), legal_hold: r.legal_hold };
+        loaded.contexts.insert(key, built.clone());
+        Ok(built)
+    }
+
     fn evaluate(
         &self,
         loaded: &Loaded,
@@ -530,7 +578,7 @@ impl Authorizer {
             uid(USER, &principal.user),
             uid(ACTION, action.name()),
             record_uid(resource),
-            context(action, resource)?,
+            Self::record_context(loaded, action, resource)?,
             None,
         )
         .map_err(|e| req_err(&e))?;
