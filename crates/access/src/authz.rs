@@ -20,6 +20,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::principal::{scope_names, Action, Label, Principal, Resource};
+use crate::redact::{ClassKey, ClassRef};
 
 pub const SCHEMA_FILE: &str = "sallyport.cedarschema";
 pub const POLICY_FILE: &str = "sallyport.cedar";
@@ -117,30 +118,6 @@ const MEMO_LIMIT: usize = 100_000;
 const PRINCIPAL_LIMIT: usize = 4_096;
 /// Most record classes whose request context a policy version keeps.
 const CONTEXT_LIMIT: usize = 16_384;
-
-/// A record class: a [`Resource`] without its id.
-#[derive(Hash, PartialEq, Eq)]
-struct ClassKey {
-    kind: String,
-    field: String,
-    label: Label,
-    legal_hold: bool,
-}
-
-/// A borrowed [`ClassKey`] (same `Hash` feed, as for [`MemoRef`]).
-#[derive(Hash)]
-struct ClassRef<'k> {
-    kind: &'k str,
-    field: &'k str,
-    label: &'k Label,
-    legal_hold: bool,
-}
-
-impl hashbrown::Equivalent<ClassKey> for ClassRef<'_> {
-    fn equivalent(&self, k: &ClassKey) -> bool {
-        self.legal_hold == k.legal_hold && self.kind == k.kind && self.field == k.field && *self.label == k.label
-    }
-}
 
 #[derive(Hash, PartialEq, Eq)]
 struct PrincipalKey(Principal, Option<BTreeSet<String>>);
@@ -556,8 +533,7 @@ impl Authorizer {
             return Ok(c);
         }
         let built = context(action, r)?;
-        let key = ClassKey { kind: r.kind.clone(), field: r.field.clone(), label: r.label.clone(), legal_hold: r.legal_hold };
-        loaded.contexts.insert(key, built.clone());
+        loaded.contexts.insert(probe.to_key(), built.clone());
         Ok(built)
     }
 
@@ -885,6 +861,27 @@ mod tests {
         let e = Authorizer::from_sources(&schema, BUILTIN_POLICIES).unwrap_err();
         assert!(matches!(e, PolicyError::Schema { .. }), "{e}");
         assert!(e.to_string().contains("policy init --force"), "{e}");
+    }
+
+    #[test]
+    fn a_cached_context_answers_only_for_its_own_class() {
+        // Classes that differ in one attribute each, decided in turn and again:
+        // every answer must be the one its own class gets from a fresh authorizer.
+        let a = Authorizer::builtin().unwrap();
+        let sdf = Principal { roles: [Role::FieldCustodian].into(), ..user("SDF", "SYR", Level::Secret, &[]) };
+        let base = res("SECRET//REL TO IRQ, SYR, USA", "US-ODNI", "USA");
+        let held = Resource { legal_hold: true, ..base.clone() };
+        let noforn = Resource { label: Label::new(Marking::parse("SECRET//NOFORN").unwrap(), "US-ODNI", "USA"), ..base.clone() };
+        let own = Resource { label: Label::new(Marking::parse("SECRET//NOFORN").unwrap(), "SDF", "SYR"), ..base.clone() };
+        let cases = [(&base, true), (&held, false), (&noforn, false), (&own, true)];
+        for _ in 0..2 {
+            for (r, allowed) in cases {
+                let d = a.decide(&sdf, &Action::Write, r);
+                assert_eq!(d.allowed, allowed, "{r:?}: {d:?}");
+                assert_eq!(d, Authorizer::builtin().unwrap().decide(&sdf, &Action::Write, r));
+            }
+        }
+        assert!(a.decide(&sdf, &Action::Write, &held).policies.contains(&"legal-hold".to_string()));
     }
 
     #[test]

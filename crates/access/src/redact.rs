@@ -153,9 +153,10 @@ fn finish(kind: String, id: String, mut value: Value, mut markings: BTreeMap<Str
     Redacted { kind, id, value, markings }
 }
 
-/// A marking class: everything the Cedar resource carries except the record id.
+/// A marking class: everything the Cedar resource carries except the record id
+/// (the key of the list filter's cache and of the authorizer's context cache).
 #[derive(Debug, Hash, PartialEq, Eq)]
-struct ClassKey {
+pub(crate) struct ClassKey {
     kind: String,
     field: String,
     label: Label,
@@ -166,11 +167,17 @@ struct ClassKey {
 /// `Hash` feeds the hasher exactly what `ClassKey`'s does (`&str` hashes as
 /// `String`, `&Label` as `Label`), which `Equivalent` requires.
 #[derive(Hash)]
-struct ClassRef<'k> {
-    kind: &'k str,
-    field: &'k str,
-    label: &'k Label,
-    legal_hold: bool,
+pub(crate) struct ClassRef<'k> {
+    pub(crate) kind: &'k str,
+    pub(crate) field: &'k str,
+    pub(crate) label: &'k Label,
+    pub(crate) legal_hold: bool,
+}
+
+impl ClassRef<'_> {
+    pub(crate) fn to_key(&self) -> ClassKey {
+        ClassKey { kind: self.kind.to_string(), field: self.field.to_string(), label: self.label.clone(), legal_hold: self.legal_hold }
+    }
 }
 
 impl hashbrown::Equivalent<ClassKey> for ClassRef<'_> {
@@ -230,8 +237,7 @@ impl<'a> Filter<'a> {
         if !self.cache.contains_key(&probe) {
             self.evaluations += 1;
             let decision = self.authz.decide_class(self.principal, self.scopes, &self.action, kind, field, label, legal_hold);
-            let key = ClassKey { kind: kind.to_string(), field: field.to_string(), label: label.clone(), legal_hold };
-            self.cache.insert(key, Class { decision, portion: label.marking.portion() });
+            self.cache.insert(probe.to_key(), Class { decision, portion: label.marking.portion() });
         }
         &self.cache[&probe]
     }
