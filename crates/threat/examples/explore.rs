@@ -12,20 +12,13 @@
 //! - `combo A B F S`: ln A + b ln B + c ln(F/S) and ln(A + c B) over a grid.
 
 mod common;
+use common::Ev;
 
 use std::collections::BTreeMap;
 
 use sallyport_threat::backtest::{roc_auc, split_day};
 use sallyport_threat::event::day_number;
 use sallyport_threat::{ModelParams, ThreatModel};
-
-struct Ev {
-    dist: f64,
-    known: i64,
-    start: i64,
-    deaths: f64,
-    precise: bool,
-}
 
 fn main() {
     let (events, sites) = common::ged_and_origins();
@@ -39,21 +32,7 @@ fn main() {
     let mut site_of = Vec::new();
     let mut feats: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (si, s) in sites.iter().enumerate() {
-        let evs: Vec<Ev> = m
-            .within(s.position.lat(), s.position.lon(), 200.0)
-            .into_iter()
-            .map(|i| &m.events()[i as usize])
-            .filter(|e| e.locatable())
-            .map(|e| Ev {
-                dist: sallyport_core::LatLon::new(e.lat, e.lon)
-                    .map(|q| s.position.distance_km(&q))
-                    .unwrap(),
-                known: e.known_day(),
-                start: day_number(e.date_start),
-                deaths: e.fatalities as f64,
-                precise: e.precisely_located(),
-            })
-            .collect();
+        let evs = common::nearby(&m, s, 200.0);
         let n = (d1 + 31 - lo + 1) as usize;
         let mut tdeaths = vec![0.0; n];
         for e in &evs {

@@ -24,20 +24,13 @@
 //! Choices are made on the tuning column only; see docs/architecture/threat.md.
 
 mod common;
+use common::Ev;
 
 use std::collections::BTreeMap;
 
 use sallyport_threat::backtest::{roc_auc, split_day};
 use sallyport_threat::event::day_number;
 use sallyport_threat::{ModelParams, ThreatModel};
-
-struct Ev {
-    dist: f64,
-    known: i64,
-    start: i64,
-    deaths: f64,
-    precise: bool,
-}
 
 fn main() {
     let (events, sites) = common::ged_and_origins();
@@ -71,21 +64,7 @@ fn main() {
         }
     }
     for (si, s) in sites.iter().enumerate() {
-        let evs: Vec<Ev> = m
-            .within(s.position.lat(), s.position.lon(), 300.0)
-            .into_iter()
-            .map(|i| &m.events()[i as usize])
-            .filter(|e| e.locatable())
-            .map(|e| Ev {
-                dist: sallyport_core::LatLon::new(e.lat, e.lon)
-                    .map(|q| s.position.distance_km(&q))
-                    .unwrap(),
-                known: e.known_day(),
-                start: day_number(e.date_start),
-                deaths: e.fatalities as f64,
-                precise: e.precisely_located(),
-            })
-            .collect();
+        let evs = common::nearby(&m, s, 300.0);
         let te: Vec<(i64, i64, f64)> = evs
             .iter()
             .filter(|e| e.precise && e.dist <= 50.0)

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use sallyport_core::Site;
 use chrono::NaiveDate;
-use sallyport_threat::{BacktestConfig, Event, parse_bytes};
+use sallyport_threat::event::day_number;
+use sallyport_threat::{BacktestConfig, Event, ThreatModel, parse_bytes};
 
 /// The events of `../shared/data/conflict/ucdp-ged-syria-v19.1-2016-2019.csv`
 /// (or under `$SALLYPORT_SHARED`) and the origin sites of the flagship scenario.
@@ -28,4 +29,33 @@ pub fn default_periods(events: &[Event], cfg: &BacktestConfig) -> Vec<(String, N
     let first = events.iter().map(|e| e.date_start).min().expect("events");
     let last = events.iter().map(|e| e.date_end).max().expect("events");
     sallyport_threat::backtest::default_periods(first, last, cfg).expect("periods")
+}
+
+/// One event near a site, as the exploration examples score it.
+pub struct Ev {
+    /// Distance from the site, km.
+    pub dist: f64,
+    /// Day number from which the event is known (its end date).
+    pub known: i64,
+    /// Day number of its start.
+    pub start: i64,
+    pub deaths: f64,
+    /// Located to district level or better.
+    pub precise: bool,
+}
+
+/// The locatable events within `radius_km` of `site`.
+pub fn nearby(m: &ThreatModel, site: &Site, radius_km: f64) -> Vec<Ev> {
+    m.within(site.position.lat(), site.position.lon(), radius_km)
+        .into_iter()
+        .map(|i| &m.events()[i as usize])
+        .filter(|e| e.locatable())
+        .map(|e| Ev {
+            dist: sallyport_core::LatLon::new(e.lat, e.lon).map(|q| site.position.distance_km(&q)).unwrap(),
+            known: e.known_day(),
+            start: day_number(e.date_start),
+            deaths: e.fatalities as f64,
+            precise: e.precisely_located(),
+        })
+        .collect()
 }
