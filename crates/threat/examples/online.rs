@@ -81,15 +81,7 @@ fn main() {
             labels[si * n + i] = sd[i + 1..=i + 30].iter().sum::<f64>() >= 10.0;
         }
         target_events.push(te);
-        let daily = |f: &dyn Fn(&Ev) -> f64| {
-            let mut v = vec![0.0; n];
-            for e in &evs {
-                if e.known >= lo && e.known - lo < n as i64 {
-                    v[(e.known - lo) as usize] += f(e);
-                }
-            }
-            v
-        };
+        let daily = |f: &dyn Fn(&Ev) -> f64| common::daily(&evs, lo, n, f);
         let expo = |v: &[f64], tau: f64| -> Vec<f64> {
             let g = (-1.0 / tau).exp();
             let mut acc = 0.0;

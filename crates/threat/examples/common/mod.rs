@@ -59,3 +59,14 @@ pub fn nearby(m: &ThreatModel, site: &Site, radius_km: f64) -> Vec<Ev> {
         })
         .collect()
 }
+
+/// Per day from `lo` (n days), the sum of `f` over the events known that day.
+pub fn daily(evs: &[Ev], lo: i64, n: usize, f: &dyn Fn(&Ev) -> f64) -> Vec<f64> {
+    let mut v = vec![0.0; n];
+    for e in evs {
+        if e.known >= lo && e.known - lo < n as i64 {
+            v[(e.known - lo) as usize] += f(e);
+        }
+    }
+    v
+}
