@@ -12,65 +12,25 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sallyport_access::people::{default_markings, marked_people, synthetic_notes};
 use sallyport_access::redact::Filter;
-use sallyport_access::{Access, Action, Authorizer, Label, Level, MarkedRecord, Marking, NewUser, Principal, Resource, Role};
+use sallyport_access::{Access, Authorizer, Level, MarkedRecord, NewUser, Role};
 use sallyport_core::{synth, Scenario};
 
 /// The same allocator as the `sallyport` binary, so figures match the product.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cases;
+use cases::{decision_cases, labels, readers};
+
 fn flagship() -> Scenario {
     toml::from_str(include_str!("../../../scenarios/northeast-syria-2026.toml")).expect("flagship scenario")
-}
-
-fn principal(user: &str, agency: &str, country: &str, kind: &str, roles: &[Role], clearance: Level, comps: &[&str]) -> Principal {
-    Principal {
-        user: user.into(),
-        agency: agency.into(),
-        country: country.into(),
-        agency_kind: kind.into(),
-        roles: roles.iter().copied().collect(),
-        clearance,
-        compartments: comps.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-fn readers() -> Vec<(&'static str, Principal)> {
-    vec![
-        ("partner", principal("sdf.custodian", "SDF", "SYR", "partner_force", &[Role::FieldCustodian], Level::Confidential, &[])),
-        ("analyst", principal("odni.analyst", "US-ODNI", "USA", "intelligence", &[Role::Coordinator], Level::TopSecret, &["HVD"])),
-        ("receiving", principal("iq.legal", "IQ-GOV", "IRQ", "receiving_government", &[Role::LegalOfficer], Level::Secret, &[])),
-    ]
-}
-
-fn labels() -> Vec<Label> {
-    let ms = [
-        ("UNCLASSIFIED//REL TO IRQ, SYR, USA", "SDF", "SYR"),
-        ("SECRET//REL TO IRQ, USA", "SDF", "SYR"),
-        ("SECRET//HVD//REL TO USA", "US-ODNI", "USA"),
-        ("TOP SECRET//HVD//NOFORN", "US-ODNI", "USA"),
-        ("CONFIDENTIAL", "IQ-GOV", "IRQ"),
-        ("UNCLASSIFIED", "US-FBI", "USA"),
-        ("RESTRICTED//REL TO GBR, USA", "US-FBI", "USA"),
-        ("SECRET//CT-NES/HVD//ORCON/REL TO USA, GBR", "US-ODNI", "USA"),
-    ];
-    ms.iter().map(|(m, o, c)| Label::new(Marking::parse(m).unwrap(), *o, *c)).collect()
 }
 
 fn decisions(c: &mut Criterion) {
     let authz = Authorizer::builtin().unwrap();
     let readers = readers();
     let labels = labels();
-    let actions = [Action::Read, Action::Write, Action::RequestRelease];
-    let mut cases: Vec<(Principal, Action, Resource)> = Vec::new();
-    for (_, p) in &readers {
-        for (i, l) in labels.iter().enumerate() {
-            for a in &actions {
-                let res = Resource { kind: "person".into(), id: format!("P-{i:06}"), field: "risk".into(), label: l.clone(), legal_hold: i % 4 == 0 };
-                cases.push((p.clone(), a.clone(), res));
-            }
-        }
-    }
+    let cases = decision_cases();
     let mut g = c.benchmark_group("decision");
     g.throughput(Throughput::Elements(1));
     // Not memoised: Cedar evaluates every policy of the action's slice; the
