@@ -65,7 +65,7 @@ struct Loaded {
     /// would otherwise rebuild an `action in [...]` list on every request.
     by_action: HashMap<&'static str, PolicySet>,
     /// Each principal's entity store (its agency, its user and `actions`) by
-    /// principal and scopes; a request adds only its record to a copy.
+    /// principal and scopes, used by every request as it is (no copy).
     principals: Bounded<PrincipalKey, Arc<Entities>>,
     /// The request context of each record class (kind, field, marking and
     /// legal hold: what [`context`] builds from a [`Resource`] apart from its
