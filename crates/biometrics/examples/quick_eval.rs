@@ -142,7 +142,16 @@ fn main() {
                 .iter()
                 .map(|s| Prepared::with_field(&s.template, Some(RidgeField::from_stages(s))))
                 .collect();
-            for (what, p) in [("minutiae only", &plain), ("with ridge fields", &fields)] {
+            let support: Vec<_> = stages
+                .iter()
+                .zip(&fields)
+                .map(|(s, p)| p.clone().with_support(&s.raw_minutiae))
+                .collect();
+            for (what, p) in [
+                ("minutiae only", &plain),
+                ("with ridge fields", &fields),
+                ("with fields and raw support", &support),
+            ] {
                 let t0 = Instant::now();
                 let mut sink = 0.0;
                 for a in p {

@@ -95,15 +95,17 @@ pub fn enrol_one(path: &Path) -> Result<Template, Error> {
 }
 
 /// A sample prepared for matching: an image is extracted and keeps its ridge field (for
-/// the matcher's orientation score); a template file is read as [`enrol_one`] does.
+/// the matcher's orientation score) and its candidate minutiae (raw support); a template
+/// file is read as [`enrol_one`] does.
 pub fn prepare_one(path: &Path) -> Result<Prepared, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::Image(format!("cannot read {}: {e}", path.display())))?;
     if bytes.starts_with(b"FMR\0") || bytes.starts_with(b"SPFT") {
         return enrol_one(path).map(|t| Prepared::new(&t));
     }
     let img = crate::image::decode(&bytes, crate::image::WORKING_PPI)?;
-    let (t, field) = crate::extract::extract_with_field(&img)?;
-    Ok(Prepared::with_field(&t, Some(field)))
+    let s = crate::extract::extract_stages(&img)?;
+    let field = crate::extract::RidgeField::from_stages(&s);
+    Ok(Prepared::with_field(&s.template, Some(field)).with_support(&s.raw_minutiae))
 }
 
 /// Templates of every sample (in parallel); `None` marks a failure to enrol.
