@@ -73,9 +73,12 @@ const OVERLAP_FLOOR: f32 = 10.0;
 /// between impostors leave most of the overlap unsupported. The score is multiplied by
 /// (hits / max(n, `SUPPORT_FLOOR`))^`SUPPORT_POWER`, n = the kept minutiae of either print
 /// inside the other's aligned foreground, hits = those with a candidate minutia of the
-/// other within `SUPPORT_D` px and `SUPPORT_A`. Measured on FVC2002/2004 DB1_B:
-/// `docs/benchmarks/bio.md`, 2026-12-02 (morning).
+/// other within `SUPPORT_D` px and `SUPPORT_A`; where the alignment is not trusted
+/// (orientation agreement at most `OVERLAP_TRUST`, often a distorted genuine pair) the
+/// radius grows by `SUPPORT_REL` of the distance from the aligned group's centre.
+/// Measured on FVC2002/2004 DB1_B: `docs/benchmarks/bio.md`, 2026-12-02 (morning).
 const SUPPORT_D: f32 = 10.0;
+const SUPPORT_REL: f32 = 0.03;
 const SUPPORT_A: f32 = PI / 6.0;
 const SUPPORT_FLOOR: f32 = 10.0;
 const SUPPORT_POWER: i32 = 2;
@@ -145,12 +148,12 @@ impl Support {
         Self { w, h, start, pts }
     }
 
-    /// Whether a minutia lies within `SUPPORT_D` of (x, y) with its direction within
+    /// Whether a minutia lies within `r` px of (x, y) with its direction within
     /// `SUPPORT_A` of `a`.
-    fn near(&self, x: f32, y: f32, a: f32) -> bool {
+    fn near(&self, x: f32, y: f32, a: f32, r: f32) -> bool {
         let range = |v: f32, n: usize| {
-            let lo = ((v - SUPPORT_D) / SUPPORT_CELL).floor().clamp(0.0, n as f32) as usize;
-            let hi = ((v + SUPPORT_D) / SUPPORT_CELL).floor();
+            let lo = ((v - r) / SUPPORT_CELL).floor().clamp(0.0, n as f32) as usize;
+            let hi = ((v + r) / SUPPORT_CELL).floor();
             (lo, if hi < 0.0 { 0 } else { (hi as usize + 1).min(n) })
         };
         let ((x0, x1), (y0, y1)) = (range(x, self.w), range(y, self.h));
@@ -159,7 +162,7 @@ impl Support {
             let run = self.start[row + x0] as usize..self.start[row + x1.max(x0)] as usize;
             for &(px, py, pa) in &self.pts[run] {
                 let (dx, dy) = (px - x, py - y);
-                if dx * dx + dy * dy <= SUPPORT_D * SUPPORT_D && dphi(pa, a).abs() <= SUPPORT_A {
+                if dx * dx + dy * dy <= r * r && dphi(pa, a).abs() <= SUPPORT_A {
                     return true;
                 }
             }
@@ -537,7 +540,10 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
             match (&a.support, &b.support) {
                 // c = 0 (no common cells, or malformed fields): nothing lies in the overlap
                 (Some(ra), Some(rb)) if c != 0.0 => {
-                    let (hits, n) = raw_support(a, b, field_a, field_b, ra, rb, t);
+                    // an alignment the fields do not trust (h = 0) is often a distorted
+                    // genuine pair: let the radius grow with the distance from the group
+                    let rel = if h > 0.0 { 0.0 } else { SUPPORT_REL };
+                    let (hits, n) = raw_support(a, b, field_a, field_b, ra, rb, t, rel);
                     score * (hits / n.max(SUPPORT_FLOOR)).powi(SUPPORT_POWER)
                 }
                 _ => score,
@@ -548,9 +554,10 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
 }
 
 /// Raw support under `t` (B's frame onto A's): of A's minutiae inside B's aligned foreground
-/// and B's inside A's (n), those with a candidate minutia of the other print nearby (hits).
+/// and B's inside A's (n), those with a candidate minutia of the other print within
+/// `SUPPORT_D + rel · (distance from the aligned group's centre)` (hits).
 #[allow(clippy::too_many_arguments)]
-fn raw_support(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, ra: &Support, rb: &Support, t: Rigid) -> (f32, f32) {
+fn raw_support(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, ra: &Support, rb: &Support, t: Rigid, rel: f32) -> (f32, f32) {
     let (c, s) = (t.th.cos(), t.th.sin());
     let (mut hits, mut n) = (0u32, 0u32);
     for i in 0..a.x.len() {
@@ -558,7 +565,7 @@ fn raw_support(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, ra:
         let (qx, qy) = (t.cb.0 + c * px + s * py, t.cb.1 - s * px + c * py);
         if fb.angle_at(qx, qy).is_some() {
             n += 1;
-            hits += rb.near(qx, qy, a.a[i] - t.th) as u32;
+            hits += rb.near(qx, qy, a.a[i] - t.th, SUPPORT_D + rel * px.hypot(py)) as u32;
         }
     }
     for j in 0..b.x.len() {
@@ -566,7 +573,7 @@ fn raw_support(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, ra:
         let (px, py) = (t.ca.0 + c * qx - s * qy, t.ca.1 + s * qx + c * qy);
         if fa.angle_at(px, py).is_some() {
             n += 1;
-            hits += ra.near(px, py, b.a[j] + t.th) as u32;
+            hits += ra.near(px, py, b.a[j] + t.th, SUPPORT_D + rel * qx.hypot(qy)) as u32;
         }
     }
     (hits as f32, n as f32)
@@ -675,7 +682,7 @@ mod tests {
                 let scan = raw.iter().any(|m| {
                     (m.x as f32 - x).powi(2) + (m.y as f32 - y).powi(2) <= SUPPORT_D * SUPPORT_D && dphi(m.angle(), a).abs() <= SUPPORT_A
                 });
-                assert_eq!(s.near(x, y, a), scan, "({x}, {y}, {a}) among {}", raw.len());
+                assert_eq!(s.near(x, y, a, SUPPORT_D), scan, "({x}, {y}, {a}) among {}", raw.len());
             }
         }
     }
