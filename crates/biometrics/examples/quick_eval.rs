@@ -8,7 +8,9 @@
 //! `BIO_TIME=extract`: extraction only, `BIO_REPEAT` times over the first `BIO_IMAGES`
 //! images of each set, for profiling); `BIO_REUSE=1` rescores the last extracted templates
 //! (matcher-only changes; minutiae only, so without the orientation score);
-//! `BIO_WORST=1` lists the lowest genuine and highest impostor all-pairs scores;
+//! `BIO_WORST=N` lists the N (default 20) lowest genuine and highest impostor scores of
+//! both protocols as `evaluate` computes them, with how many of the other kind sit
+//! beyond each;
 //! `BIO_DEBUG=101_1` (or `FVC2004/DB1_B:101_1`) writes that image's stage PNGs.
 //!
 //! ```sh
@@ -51,44 +53,50 @@ fn main() {
         return;
     }
     if std::env::var_os("BIO_WORST").is_some() {
-        use sallyport_biometrics::eval::{enrol_all, pairs};
+        use rayon::prelude::*;
+        use sallyport_biometrics::eval::{pairs, prepare_one};
         use sallyport_biometrics::mcc::{compare, Prepared};
+        let n: usize = std::env::var("BIO_WORST")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20);
         for (name, dir) in &dirs {
             let samples = scan(dir).unwrap();
-            let t = enrol_all(&samples);
-            let p: Vec<Option<Prepared>> =
-                t.iter().map(|t| t.as_ref().map(Prepared::new)).collect();
-            let stem = |i: usize| {
-                samples[i]
-                    .path
-                    .file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .to_string()
+            // prepared as `evaluate` does: images with their ridge fields and candidate
+            // minutiae, template files as they are
+            let p: Vec<Option<Prepared>> = samples
+                .par_iter()
+                .map(|s| prepare_one(&s.path).ok().filter(|p| p.x.len() >= 3))
+                .collect();
+            let label = |i: usize| {
+                let stem = samples[i].path.file_stem().unwrap().to_string_lossy().to_string();
+                format!("{stem}({})", p[i].as_ref().map_or(0, |p| p.x.len()))
             };
             let sc = |&(i, j): &(usize, usize)| match (&p[i], &p[j]) {
                 (Some(a), Some(b)) => compare(a, b),
                 _ => 0.0,
             };
-            let (g, im) = pairs(&samples, Protocol::AllPairs);
-            let mut gs: Vec<(f32, String)> = g
-                .iter()
-                .map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1))))
-                .collect();
-            let mut is: Vec<(f32, String)> = im
-                .iter()
-                .map(|q| (sc(q), format!("{}-{}", stem(q.0), stem(q.1))))
-                .collect();
-            gs.sort_by(|a, b| a.0.total_cmp(&b.0));
-            is.sort_by(|a, b| b.0.total_cmp(&a.0));
-            println!(
-                "{name} minutiae: {:?}",
-                t.iter()
-                    .map(|t| t.as_ref().map_or(0, |t| t.minutiae.len()))
-                    .collect::<Vec<_>>()
-            );
-            println!("{name} worst genuine: {:?}", &gs[..20]);
-            println!("{name} top impostor: {:?}", &is[..10]);
+            for protocol in [Protocol::Fvc, Protocol::AllPairs] {
+                let (g, im) = pairs(&samples, protocol);
+                let gs: Vec<f32> = g.par_iter().map(sc).collect();
+                let is: Vec<f32> = im.par_iter().map(sc).collect();
+                let mut go: Vec<usize> = (0..g.len()).collect();
+                go.sort_by(|&x, &y| gs[x].total_cmp(&gs[y]));
+                let mut io: Vec<usize> = (0..im.len()).collect();
+                io.sort_by(|&x, &y| is[y].total_cmp(&is[x]));
+                println!("{name} {protocol:?}: lowest genuine (kept minutiae) [impostors at or above]");
+                for &k in go.iter().take(n) {
+                    let (i, j) = g[k];
+                    let above = is.iter().filter(|&&v| v >= gs[k]).count();
+                    println!("  {}-{} {:.4} [{above}]", label(i), label(j), gs[k]);
+                }
+                println!("{name} {protocol:?}: highest impostors [genuine at or below]");
+                for &k in io.iter().take(n) {
+                    let (i, j) = im[k];
+                    let below = gs.iter().filter(|&&v| v <= is[k]).count();
+                    println!("  {}-{} {:.4} [{below}]", label(i), label(j), is[k]);
+                }
+            }
         }
         return;
     }
