@@ -9,7 +9,8 @@
 //! - [`template`]: [`template::Minutia`] and the versioned native template format (`SPFT` v1).
 //! - [`interop`]: native templates ⇄ ISO/IEC 19794-2:2005 records and ANSI/NIST-ITL Type-9.
 //! - [`mcc`]: 1:1 Minutia Cylinder-Code matcher (consistent-group consolidation, alignment),
-//!   scaled by the ridge-orientation agreement when both sides carry a field; score in [0, 1].
+//!   scaled by the ridge-orientation agreement when both sides carry a field and by the raw
+//!   support when both also carry their candidate minutiae; score in [0, 1].
 //! - [`gallery`]: 1:N search (pair-index shortlist + MCC rerank), fusion, deduplication.
 //! - [`synth`]: SYNTHETIC fingers and impressions derived from real templates, for benches.
 //! - [`eval`]: FVC-protocol and all-pairs evaluation, EER/FMR100/FMR1000/ZeroFMR, DET SVG.

@@ -9,7 +9,11 @@
 //! ([`Prepared::with_field`]), a second, independent score scales it: the agreement of
 //! the two ridge-orientation fields over their overlap under that best alignment; where
 //! that agreement is high (the alignment is trusted), the score is also normalised by the
-//! minutiae inside the two prints' common foreground rather than by all of them.
+//! minutiae inside the two prints' common foreground rather than by all of them. When both
+//! also carry their candidate minutiae from before false-minutiae removal
+//! ([`Prepared::with_support`]), the score is scaled by the squared share of the kept
+//! minutiae in the common foreground that have a candidate minutia of the other print
+//! nearby (raw support).
 //!
 //! A [`Prepared`] template holds one cylinder per minutia (16×16 cells × 6 direction
 //! layers = 1536 bits, plus a 256-bit validity mask); cylinder similarity is computed with
@@ -111,7 +115,7 @@ pub struct Prepared {
     pub support: Option<Support>,
 }
 
-/// Candidate (raw) minutiae of a print, bucketed on a [`SUPPORT_CELL`]-pixel grid for the
+/// Candidate (raw) minutiae of a print, bucketed on a 16-pixel grid for the
 /// raw-support factor of [`compare`].
 #[derive(Clone, Debug)]
 pub struct Support {
