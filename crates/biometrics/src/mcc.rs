@@ -562,44 +562,52 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
 /// `SUPPORT_D + rel · (distance from the aligned group's centre)` (hits).
 #[allow(clippy::too_many_arguments)]
 fn raw_support(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, ra: &Support, rb: &Support, t: Rigid, rel: f32) -> (f32, f32) {
-    let (c, s) = (t.th.cos(), t.th.sin());
     let (mut hits, mut n) = (0u32, 0u32);
-    for i in 0..a.x.len() {
-        let (px, py) = (a.x[i] - t.ca.0, a.y[i] - t.ca.1);
-        let (qx, qy) = (t.cb.0 + c * px + s * py, t.cb.1 - s * px + c * py);
-        if fb.angle_at(qx, qy).is_some() {
-            n += 1;
-            hits += rb.near(qx, qy, a.a[i] - t.th, SUPPORT_D + rel * px.hypot(py)) as u32;
-        }
-    }
-    for j in 0..b.x.len() {
-        let (qx, qy) = (b.x[j] - t.cb.0, b.y[j] - t.cb.1);
-        let (px, py) = (t.ca.0 + c * qx - s * qy, t.ca.1 + s * qx + c * qy);
-        if fa.angle_at(px, py).is_some() {
-            n += 1;
-            hits += ra.near(px, py, b.a[j] + t.th, SUPPORT_D + rel * qx.hypot(qy)) as u32;
-        }
-    }
+    in_common(a, b, fa, fb, t, |m| {
+        n += 1;
+        let other = if m.of_a { rb } else { ra };
+        hits += other.near(m.x, m.y, m.angle, SUPPORT_D + rel * m.from_centre) as u32;
+    });
     (hits as f32, n as f32)
 }
 
 /// Minutiae of `a` inside `fb`'s foreground under `t` (B's frame onto A's), and of `b`
 /// inside `fa`'s.
 fn overlap_counts(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, t: Rigid) -> (f32, f32) {
-    let (c, s) = (t.th.cos(), t.th.sin());
-    let na = (0..a.x.len())
-        .filter(|&i| {
-            let (px, py) = (a.x[i] - t.ca.0, a.y[i] - t.ca.1);
-            fb.angle_at(t.cb.0 + c * px + s * py, t.cb.1 - s * px + c * py).is_some()
-        })
-        .count();
-    let nb = (0..b.x.len())
-        .filter(|&j| {
-            let (qx, qy) = (b.x[j] - t.cb.0, b.y[j] - t.cb.1);
-            fa.angle_at(t.ca.0 + c * qx - s * qy, t.ca.1 + s * qx + c * qy).is_some()
-        })
-        .count();
+    let (mut na, mut nb) = (0u32, 0u32);
+    in_common(a, b, fa, fb, t, |m| if m.of_a { na += 1 } else { nb += 1 });
     (na as f32, nb as f32)
+}
+
+/// A minutia of one print mapped into the other's frame by [`in_common`].
+struct Mapped {
+    /// Whether it is one of A's (mapped into B's frame) rather than one of B's.
+    of_a: bool,
+    x: f32,
+    y: f32,
+    angle: f32,
+    /// Distance from the aligned group's centre.
+    from_centre: f32,
+}
+
+/// Visits every minutia of `a` inside `fb`'s foreground under `t` (B's frame onto A's),
+/// mapped into B's frame, then every minutia of `b` inside `fa`'s, mapped into A's.
+fn in_common(a: &Prepared, b: &Prepared, fa: &RidgeField, fb: &RidgeField, t: Rigid, mut visit: impl FnMut(Mapped)) {
+    let (c, s) = (t.th.cos(), t.th.sin());
+    for i in 0..a.x.len() {
+        let (px, py) = (a.x[i] - t.ca.0, a.y[i] - t.ca.1);
+        let (x, y) = (t.cb.0 + c * px + s * py, t.cb.1 - s * px + c * py);
+        if fb.angle_at(x, y).is_some() {
+            visit(Mapped { of_a: true, x, y, angle: a.a[i] - t.th, from_centre: px.hypot(py) });
+        }
+    }
+    for j in 0..b.x.len() {
+        let (qx, qy) = (b.x[j] - t.cb.0, b.y[j] - t.cb.1);
+        let (x, y) = (t.ca.0 + c * qx - s * qy, t.ca.1 + s * qx + c * qy);
+        if fa.angle_at(x, y).is_some() {
+            visit(Mapped { of_a: false, x, y, angle: b.a[j] + t.th, from_centre: qx.hypot(qy) });
+        }
+    }
 }
 
 /// Local (cylinder) similarity summed over the minutiae matched one-to-one after aligning
