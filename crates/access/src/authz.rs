@@ -61,8 +61,10 @@ struct Loaded {
     /// The policies whose action scope can match each action: Cedar never
     /// satisfies (nor errors on) a policy whose scope does not match, so the
     /// slice decides exactly as the whole set does, faster. Inside a slice the
-    /// action scope is always true, so it is dropped (`action` alone): Cedar
-    /// would otherwise rebuild an `action in [...]` list on every request.
+    /// action is known, so each policy is specialised to it ([`specialise`]):
+    /// the action scope is dropped (Cedar would otherwise rebuild an `action in
+    /// [...]` list on every request) and tests of `action` in conditions are
+    /// answered once, at load.
     by_action: HashMap<&'static str, PolicySet>,
     /// Each principal's entity store (its agency, its user and `actions`) by
     /// principal and scopes, used by every request as it is (no copy).
@@ -262,8 +264,11 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
                 ActionConstraint::In(groups) => groups.iter().any(|g| within.contains(g)),
             };
             if applies {
-                let unscoped = any_action(p).map_err(|message| PolicyError::Parse { path: policy_path.to_path_buf(), message })?;
-                slice.add(unscoped).map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
+                let specialised = specialise(p, &action, &within)
+                    .map_err(|message| PolicyError::Parse { path: policy_path.to_path_buf(), message })?;
+                if let Some(q) = specialised {
+                    slice.add(q).map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
+                }
             }
         }
         by_action.insert(name, slice);
@@ -283,16 +288,108 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
     })
 }
 
-/// `p` with its action scope widened to every action (same id, annotations,
-/// principal and resource scopes and conditions), for a slice of one action
-/// whose scope `p` already matches.
-fn any_action(p: &cedar_policy::Policy) -> Result<cedar_policy::Policy, String> {
-    if matches!(p.action_constraint(), ActionConstraint::Any) {
-        return Ok(p.clone());
-    }
+/// `p` specialised to a slice of one action whose scope `p` already matches
+/// `action` (`within` = it and its groups): the action scope widened to every
+/// action (same id, annotations, principal and resource scopes), and every
+/// test of `action` against literal actions in its conditions replaced by its
+/// answer, then folded ([`fold`]). `None` when a condition can then never hold
+/// (the policy cannot apply to this action). The result decides every request
+/// on this action exactly as `p` does, errors included.
+fn specialise(p: &cedar_policy::Policy, action: &EntityUid, within: &HashSet<EntityUid>) -> Result<Option<cedar_policy::Policy>, String> {
     let mut est = p.to_json().map_err(|e| format!("policy {}: {e}", p.id()))?;
     est["action"] = serde_json::json!({ "op": "All" });
-    cedar_policy::Policy::from_json(Some(p.id().clone()), est).map_err(|e| format!("policy {}: {e}", p.id()))
+    if let Some(conditions) = est.get_mut("conditions").and_then(|c| c.as_array_mut()) {
+        for c in conditions.iter_mut() {
+            if let Some(body) = c.get_mut("body") {
+                fold(body, action, within);
+            }
+        }
+        // Conditions are evaluated in order and joined by `&&`: one that can
+        // never hold, after only literal ones, means the policy never applies
+        // (and never errors).
+        for c in conditions.iter() {
+            let Some(b) = c["body"].get("Value").and_then(|v| v.as_bool()) else { break };
+            let holds = if c["kind"] == "unless" { !b } else { b };
+            if !holds {
+                return Ok(None);
+            }
+        }
+    }
+    cedar_policy::Policy::from_json(Some(p.id().clone()), est).map(Some).map_err(|e| format!("policy {}: {e}", p.id()))
+}
+
+/// The entity a JSON-EST expression names when it is an entity literal.
+fn literal_entity(e: &serde_json::Value) -> Option<EntityUid> {
+    let ent = e.get("Value")?.get("__entity")?;
+    let (ty, id) = (ent.get("type")?.as_str()?, ent.get("id")?.as_str()?);
+    Some(EntityUid::from_type_name_and_id(EntityTypeName::from_str(ty).ok()?, EntityId::new(id)))
+}
+
+/// Partially evaluate a JSON-EST condition for a known `action` (`within` = it
+/// and its groups): `action == A` and `action in A` / `action in [A, …]` on
+/// literal actions become `true` or `false`, and only folds that are exact
+/// under Cedar's semantics follow — `true && x` → x, `false && x` → false,
+/// `true || x` → true, `false || x` → x, `x && true` → x, `x || false` → x
+/// (x is boolean: the policies are validated in strict mode), `!b` → ¬b, and
+/// `if b then x else y` → x or y. An expression that errors still errors.
+fn fold(e: &mut serde_json::Value, action: &EntityUid, within: &HashSet<EntityUid>) {
+    use serde_json::{json, Value};
+    let Some(obj) = e.as_object_mut() else { return };
+    if obj.len() != 1 {
+        return;
+    }
+    let (op, arg) = obj.iter_mut().next().map(|(k, v)| (k.clone(), v)).unwrap_or_else(|| unreachable!());
+    if op == "Value" {
+        return; // a literal: nothing inside it is an expression
+    }
+    // Children first.
+    match arg {
+        Value::Object(m) => m.values_mut().for_each(|c| fold(c, action, within)),
+        Value::Array(a) => a.iter_mut().for_each(|c| fold(c, action, within)),
+        _ => {}
+    }
+    let is_action = |v: &Value| v.get("Var").and_then(|x| x.as_str()) == Some("action");
+    let lit = |v: &Value| v.get("Value").and_then(|x| x.as_bool());
+    let folded: Option<Value> = match op.as_str() {
+        "==" => {
+            let (l, r) = (&arg["left"], &arg["right"]);
+            match (is_action(l), is_action(r)) {
+                (true, false) => literal_entity(r).map(|a| json!({ "Value": a == *action })),
+                (false, true) => literal_entity(l).map(|a| json!({ "Value": a == *action })),
+                _ => None,
+            }
+        }
+        "in" if is_action(&arg["left"]) => {
+            let r = &arg["right"];
+            let targets: Option<Vec<EntityUid>> = match r.get("Set").and_then(|s| s.as_array()) {
+                Some(items) => items.iter().map(literal_entity).collect(),
+                None => literal_entity(r).map(|a| vec![a]),
+            };
+            targets.map(|t| json!({ "Value": t.iter().any(|a| within.contains(a)) }))
+        }
+        "&&" => match (lit(&arg["left"]), lit(&arg["right"])) {
+            (Some(false), _) => Some(json!({ "Value": false })),
+            (Some(true), _) => Some(arg["right"].take()),
+            (None, Some(true)) => Some(arg["left"].take()),
+            _ => None,
+        },
+        "||" => match (lit(&arg["left"]), lit(&arg["right"])) {
+            (Some(true), _) => Some(json!({ "Value": true })),
+            (Some(false), _) => Some(arg["right"].take()),
+            (None, Some(false)) => Some(arg["left"].take()),
+            _ => None,
+        },
+        "!" => lit(&arg["arg"]).map(|b| json!({ "Value": !b })),
+        "if-then-else" => match lit(&arg["if"]) {
+            Some(true) => Some(arg["then"].take()),
+            Some(false) => Some(arg["else"].take()),
+            None => None,
+        },
+        _ => None,
+    };
+    if let Some(f) = folded {
+        *e = f;
+    }
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `src`.
@@ -765,13 +862,12 @@ mod tests {
 
     /// The slow, fully checked evaluation: schema-validated entities and
     /// request, every action entity, the whole policy set.
-    fn reference(a: &Authorizer, p: &Principal, action: &Action, r: &Resource) -> (bool, Vec<String>) {
+    fn reference(a: &Authorizer, schema: &Schema, p: &Principal, scopes: Option<&BTreeSet<String>>, action: &Action, r: &Resource) -> (bool, Vec<String>) {
         let loaded = a.current();
-        let schema = Schema::from_cedarschema_str(&loaded.schema_src).unwrap().0;
         let mut entities: Vec<Entity> = schema.action_entities().unwrap().iter().cloned().collect();
-        entities.extend([agency_entity(p).unwrap(), user_entity(p, None).unwrap(), record_entity(r)]);
+        entities.extend([agency_entity(p).unwrap(), user_entity(p, scopes).unwrap(), record_entity(r)]);
         let entities = Entities::from_entities(entities, Some(&schema)).unwrap();
-        let req = Request::new(uid(USER, &p.user), uid(ACTION, action.name()), record_uid(r), context(action, r).unwrap(), Some(&schema))
+        let req = Request::new(uid(USER, &p.user), uid(ACTION, action.name()), record_uid(r), context(action, r).unwrap(), Some(schema))
             .unwrap();
         let resp = a.engine.is_authorized(&req, &loaded.policies, &entities);
         assert_eq!(resp.diagnostics().errors().count(), 0);
@@ -811,6 +907,15 @@ mod tests {
                 other_approvers: ["US-ODNI.coordinator".to_string()].into(),
             });
         }
+        // An interactive sign-in and device tokens of several scopes (the slices
+        // are specialised to their action: token-scope is answered at load).
+        let scope_sets: Vec<Option<BTreeSet<String>>> = vec![
+            None,
+            Some(BTreeSet::new()),
+            Some(["read".to_string()].into()),
+            Some(["write".to_string(), "approve_release".to_string(), "legal_hold".to_string()].into()),
+        ];
+        let schema = Schema::from_cedarschema_str(&a.current().schema_src).unwrap().0;
         let (mut allowed, mut n) = (0, 0);
         for p in &principals {
             for (m, o, c) in marks {
@@ -818,17 +923,50 @@ mod tests {
                     let mut r = res(m, o, c);
                     r.legal_hold = hold;
                     for action in &actions {
-                        let fast = a.decide(p, action, &r);
-                        let (ok, ids) = reference(&a, p, action, &r);
-                        assert_eq!((fast.allowed, &fast.policies), (ok, &ids), "{p:?} {action:?} {m} hold={hold}");
-                        allowed += usize::from(ok);
-                        n += 1;
+                        for scopes in &scope_sets {
+                            let fast = a.decide_scoped(p, scopes.as_ref(), action, &r);
+                            let (ok, ids) = reference(&a, &schema, p, scopes.as_ref(), action, &r);
+                            assert_eq!((fast.allowed, &fast.policies), (ok, &ids), "{p:?} {scopes:?} {action:?} {m} hold={hold}");
+                            allowed += usize::from(ok);
+                            n += 1;
+                        }
                     }
                 }
             }
         }
         // The grid exercises both outcomes, not one.
         assert!(allowed > n / 20 && allowed < n - n / 20, "{allowed} of {n} allowed");
+    }
+
+    #[test]
+    fn slices_answer_tests_of_the_action_at_load() {
+        let a = Authorizer::builtin().unwrap();
+        let loaded = a.current();
+        let text = |action: &str, id: &str| loaded.by_action[action].policy(&PolicyId::new(id)).map(|p| p.to_string());
+        // The seven-way token-scope rule becomes the one test that matters per action.
+        for (action, scope) in [("read", "read"), ("write", "write"), ("approve_release", "approve_release")] {
+            let t = text(action, "token-scope").unwrap();
+            let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+            assert!(compact.contains(&format!("unless{{principal.scopes.contains(\"{scope}\")}}")), "{action}: {t}");
+            assert!(!compact.contains("Action::"), "{action}: {t}");
+        }
+        // A rule that can never hold for an action leaves that action's slice.
+        let extra = r#"
+            @id("write-only-extra")
+            forbid (principal, action, resource)
+            when { action == Sallyport::Action::"write" && !(action in [Sallyport::Action::"read", Sallyport::Action::"write"]) || action == Sallyport::Action::"legal_hold" };
+        "#;
+        a.replace_policies(&format!("{BUILTIN_POLICIES}\n{extra}")).unwrap();
+        let loaded = a.current();
+        assert!(loaded.by_action["read"].policy(&PolicyId::new("write-only-extra")).is_none());
+        assert!(loaded.by_action["write"].policy(&PolicyId::new("write-only-extra")).is_none());
+        let hold = loaded.by_action["legal_hold"].policy(&PolicyId::new("write-only-extra")).unwrap().to_string();
+        assert!(hold.contains("when") && hold.contains("true"), "{hold}");
+        // and the legal_hold slice forbids it outright, the others do not
+        let lo = Principal { roles: [Role::LegalOfficer].into(), ..user("SDF", "SYR", Level::TopSecret, &["HVD"]) };
+        let r = res("UNCLASSIFIED", "SDF", "SYR");
+        assert_eq!(a.decide(&lo, &Action::LegalHold, &r).policies, vec!["write-only-extra".to_string()]);
+        assert!(a.decide(&lo, &Action::Read, &r).allowed);
     }
 
     #[test]
