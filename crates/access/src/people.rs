@@ -14,6 +14,7 @@
 //! group is the whole-record label: who cannot see it does not see the person.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use sallyport_core::{Agency, AgencyKind, Person, RiskClass};
 use serde::{Deserialize, Serialize};
@@ -119,11 +120,27 @@ pub fn directory(agencies: &[Agency]) -> Directory {
     agencies.iter().map(|a| (a.id.to_string(), (a.country.to_string(), a.kind.as_str().to_string()))).collect()
 }
 
-fn label_for(g: &GroupMarking, person: &Person, dir: &Directory) -> Label {
+/// One shared copy of each distinct marking, for the labels of many records
+/// (see [`Label`]: equal labels that share their marking compare by address).
+#[derive(Default)]
+struct Shared(HashMap<Marking, Arc<Marking>>);
+
+impl Shared {
+    fn get(&mut self, m: &Marking) -> Arc<Marking> {
+        if let Some(a) = self.0.get(m) {
+            return a.clone();
+        }
+        let a = Arc::new(m.clone());
+        self.0.insert(m.clone(), a.clone());
+        a
+    }
+}
+
+fn label_for(g: &GroupMarking, person: &Person, dir: &Directory, shared: &mut Shared) -> Label {
     let originator = g.originator.clone().unwrap_or_else(|| person.custodian.to_string());
     // An unknown originator gets an impossible country: only its own agency matches.
     let country = dir.get(&originator).map(|(c, _)| c.clone()).unwrap_or_else(|| "-".to_string());
-    Label::new(g.marking.clone(), originator, country)
+    Label::new(shared.get(&g.marking), originator, country)
 }
 
 /// A person's JSON view with labels on every field group.
@@ -131,15 +148,26 @@ fn label_for(g: &GroupMarking, person: &Person, dir: &Directory) -> Label {
 /// A group without a marking (neither default nor override) is labelled
 /// `TOP SECRET//NOFORN` by the custodian: fail closed.
 pub fn marked_person(person: &Person, notes: &[&IntelNote], markings: &PeopleMarkings, dir: &Directory) -> MarkedRecord {
+    marked_person_sharing(person, notes, markings, dir, &mut Shared::default())
+}
+
+fn marked_person_sharing(
+    person: &Person,
+    notes: &[&IntelNote],
+    markings: &PeopleMarkings,
+    dir: &Directory,
+    shared: &mut Shared,
+) -> MarkedRecord {
     let pid = person.id.to_string();
-    let group = |g: &str| -> Label {
+    let mut group = |g: &str| -> Label {
         let gm = markings.overrides.get(&(pid.clone(), g.to_string())).or_else(|| markings.defaults.get(g));
         match gm {
-            Some(gm) => label_for(gm, person, dir),
+            Some(gm) => label_for(gm, person, dir, shared),
             None => label_for(
                 &GroupMarking { marking: Marking::new(Level::TopSecret).with_noforn(), originator: None },
                 person,
                 dir,
+                shared,
             ),
         }
     };
@@ -156,18 +184,19 @@ pub fn marked_person(person: &Person, notes: &[&IntelNote], markings: &PeopleMar
             parts.insert(format!("/{k}"), (g.to_string(), l.clone()));
         }
     }
+    let custody = group("custody");
     for (i, n) in notes.iter().enumerate() {
         let country = dir.get(&n.originator).map(|(c, _)| c.clone()).unwrap_or_else(|| "-".to_string());
         parts.insert(
             format!("/intel_notes/{i}"),
-            ("intel_notes".to_string(), Label::new(n.marking.clone(), n.originator.clone(), country)),
+            ("intel_notes".to_string(), Label::new(shared.get(&n.marking), n.originator.clone(), country)),
         );
     }
     MarkedRecord {
         kind: "person".to_string(),
         id: pid.clone(),
         value,
-        label: group("custody"),
+        label: custody,
         parts,
         legal_hold: markings.legal_holds.contains(&pid),
     }
@@ -185,9 +214,10 @@ pub fn marked_people(
     for n in notes {
         by_person.entry(n.person_id.as_str()).or_default().push(n);
     }
+    let mut shared = Shared::default();
     people
         .iter()
-        .map(|p| marked_person(p, by_person.get(p.id.as_str()).map_or(&[][..], |v| v), markings, &dir))
+        .map(|p| marked_person_sharing(p, by_person.get(p.id.as_str()).map_or(&[][..], |v| v), markings, &dir, &mut shared))
         .collect()
 }
 

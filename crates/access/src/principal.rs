@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,10 +89,14 @@ pub fn scope_names(scopes: Option<&BTreeSet<String>>) -> Vec<String> {
 /// `Hash` feeds only the cheap parts (level, flags, the sizes of the sets,
 /// the originator): equal labels still hash equally, and the few labels a
 /// list holds are told apart by `Eq`. Lists hash one label per field of every
-/// record, so this is on the hot path of every filtered read.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// record, so this is on the hot path of every filtered read. The marking is
+/// shared ([`Arc`]): the labels of a list's records are mostly clones of a
+/// handful, which `Eq` recognises by address before it compares contents, and
+/// which cost a reference count, not a deep copy, to clone and drop.
+#[derive(Debug, Clone, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Label {
-    pub marking: Marking,
+    #[serde(with = "shared")]
+    pub marking: Arc<Marking>,
     /// Originating agency id.
     pub originator: String,
     /// The originating agency's country.
@@ -101,14 +106,44 @@ pub struct Label {
 impl std::hash::Hash for Label {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         let m = &self.marking;
-        (m.level, m.noforn, m.orcon, m.relido, m.compartments.len(), m.rel_to.len()).hash(h);
+        // One word: level, the three flags and the two set sizes (low 16 bits each).
+        let word = (m.level as u64)
+            | (u64::from(m.noforn) << 8)
+            | (u64::from(m.orcon) << 9)
+            | (u64::from(m.relido) << 10)
+            | ((m.compartments.len() as u64 & 0xffff) << 16)
+            | ((m.rel_to.len() as u64 & 0xffff) << 32);
+        h.write_u64(word);
         self.originator.hash(h);
     }
 }
 
+/// Serde for a shared marking: as the marking itself.
+mod shared {
+    use super::{Arc, Marking};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &Arc<Marking>, s: S) -> Result<S::Ok, S::Error> {
+        m.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Marking>, D::Error> {
+        Marking::deserialize(d).map(Arc::new)
+    }
+}
+
+impl PartialEq for Label {
+    fn eq(&self, other: &Self) -> bool {
+        (Arc::ptr_eq(&self.marking, &other.marking) || self.marking == other.marking)
+            && self.originator == other.originator
+            && self.originator_country == other.originator_country
+    }
+}
+
 impl Label {
-    pub fn new(marking: Marking, originator: impl Into<String>, originator_country: impl Into<String>) -> Self {
-        Label { marking, originator: originator.into(), originator_country: originator_country.into() }
+    /// A label; pass an `Arc<Marking>` to share one marking between labels.
+    pub fn new(marking: impl Into<Arc<Marking>>, originator: impl Into<String>, originator_country: impl Into<String>) -> Self {
+        Label { marking: marking.into(), originator: originator.into(), originator_country: originator_country.into() }
     }
 }
 

@@ -146,7 +146,9 @@ fn finish(kind: String, id: String, mut value: Value, mut markings: BTreeMap<Str
     // re-point the others past removed array elements.
     let inside = |ptr: &str, d: &str| ptr.strip_prefix(d).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
     markings.retain(|ptr, _| ptr.is_empty() || !denied.iter().any(|d| inside(ptr, d)));
-    let shifts = segs.iter().any(|d| d.last().is_some_and(|s| index(s).is_some()));
+    // Only marks under an array can move, and only when array elements were removed.
+    let shifts = segs.iter().any(|d| d.last().is_some_and(|s| index(s).is_some()))
+        && markings.keys().any(|ptr| ptr.split('/').any(|s| index(s).is_some()));
     if shifts {
         markings = markings.into_iter().map(|(ptr, m)| (shift_pointer(ptr, &segs), m)).collect();
     }
@@ -199,7 +201,9 @@ pub struct Filter<'a> {
     principal: &'a Principal,
     scopes: Option<&'a BTreeSet<String>>,
     action: Action,
-    cache: hashbrown::HashMap<ClassKey, Class>,
+    /// Marking class → its index in `classes` (one hash lookup per part).
+    cache: hashbrown::HashMap<ClassKey, usize>,
+    classes: Vec<Class>,
     /// Marking classes decided for this filter (its cache misses; each is one
     /// Cedar evaluation unless the authorizer's memo already held it).
     pub evaluations: usize,
@@ -213,6 +217,7 @@ impl<'a> Filter<'a> {
             scopes: None,
             action: Action::Read,
             cache: hashbrown::HashMap::new(),
+            classes: Vec::new(),
             evaluations: 0,
         }
     }
@@ -232,14 +237,18 @@ impl<'a> Filter<'a> {
 
     fn class(&mut self, kind: &str, field: &str, label: &Label, legal_hold: bool) -> &Class {
         let probe = ClassRef { kind, field, label, legal_hold };
-        // Two lookups on a miss (the borrow checker cannot return from the first);
-        // a miss is rare: lists share a handful of marking classes.
-        if !self.cache.contains_key(&probe) {
-            self.evaluations += 1;
-            let decision = self.authz.decide_class(self.principal, self.scopes, &self.action, kind, field, label, legal_hold);
-            self.cache.insert(probe.to_key(), Class { decision, portion: label.marking.portion() });
-        }
-        &self.cache[&probe]
+        let i = match self.cache.get(&probe) {
+            Some(&i) => i,
+            None => {
+                // A miss is rare: lists share a handful of marking classes.
+                self.evaluations += 1;
+                let decision = self.authz.decide_class(self.principal, self.scopes, &self.action, kind, field, label, legal_hold);
+                self.classes.push(Class { decision, portion: label.marking.portion() });
+                self.cache.insert(probe.to_key(), self.classes.len() - 1);
+                self.classes.len() - 1
+            }
+        };
+        &self.classes[i]
     }
 
     /// Redact one record; `None` if the reader may not see it at all.
@@ -296,4 +305,71 @@ impl<'a> Filter<'a> {
 /// Convenience: filter and redact `records` for `principal`.
 pub fn filter_records(authz: &Authorizer, principal: &Principal, records: &[MarkedRecord]) -> Vec<Redacted> {
     Filter::new(authz, principal).redact_all(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marking::{Level, Marking};
+    use crate::principal::Role;
+    use serde_json::json;
+
+    fn reader() -> Principal {
+        Principal {
+            user: "sdf.custodian".into(),
+            agency: "SDF".into(),
+            country: "SYR".into(),
+            agency_kind: "partner_force".into(),
+            roles: [Role::FieldCustodian].into(),
+            clearance: Level::Confidential,
+            compartments: BTreeSet::new(),
+        }
+    }
+
+    fn label(m: &str) -> Label {
+        Label::new(Marking::parse(m).unwrap(), "SDF", "SYR")
+    }
+
+    #[test]
+    fn removed_array_elements_re_point_the_marks_after_them_and_top_level_removals_move_nothing() {
+        let authz = Authorizer::builtin().unwrap();
+        let open = label("UNCLASSIFIED//REL TO SYR");
+        let secret = label("SECRET//REL TO SYR");
+        let value = json!({"id": "P-000001", "risk": "high", "notes": ["a", "b", "c", "d"]});
+        let parts = BTreeMap::from([
+            ("/risk".to_string(), ("risk".to_string(), secret.clone())),
+            ("/notes/0".to_string(), ("intel_notes".to_string(), open.clone())),
+            ("/notes/1".to_string(), ("intel_notes".to_string(), secret.clone())),
+            ("/notes/2".to_string(), ("intel_notes".to_string(), secret.clone())),
+            ("/notes/3".to_string(), ("intel_notes".to_string(), label("CONFIDENTIAL//REL TO SYR"))),
+        ]);
+        let rec = MarkedRecord { kind: "person".into(), id: "P-000001".into(), value, label: open.clone(), parts, legal_hold: false };
+        let p = reader();
+        let got = Filter::new(&authz, &p).redact(&rec).unwrap();
+        assert_eq!(got.value, json!({"id": "P-000001", "notes": ["a", "d"]}));
+        let marks: Vec<(&str, &str)> = got.markings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(marks, vec![("", "(U//REL TO SYR)"), ("/notes/0", "(U//REL TO SYR)"), ("/notes/1", "(C//REL TO SYR)")]);
+        // Only a top-level key withheld: the visible array marks stay where they are.
+        let mut rec2 = rec.clone();
+        rec2.parts.retain(|k, _| k == "/risk" || k == "/notes/0" || k == "/notes/3");
+        let got = Filter::new(&authz, &p).redact(&rec2).unwrap();
+        assert_eq!(got.value, json!({"id": "P-000001", "notes": ["a", "b", "c", "d"]}));
+        assert_eq!(got.markings.keys().cloned().collect::<Vec<_>>(), vec!["", "/notes/0", "/notes/3"]);
+    }
+
+    #[test]
+    fn labels_are_equal_by_content_whether_or_not_they_share_their_marking() {
+        use std::hash::BuildHasher;
+        let m = Marking::parse("SECRET//HVD//REL TO IRQ, USA").unwrap();
+        let (a, b) = (Label::new(m.clone(), "US-ODNI", "USA"), Label::new(m.clone(), "US-ODNI", "USA"));
+        let shared = Label::new(a.marking.clone(), "US-ODNI", "USA");
+        let s = std::collections::hash_map::RandomState::new();
+        assert!(!std::sync::Arc::ptr_eq(&a.marking, &b.marking));
+        assert_eq!(a, b);
+        assert_eq!(a, shared);
+        assert_eq!(s.hash_one(&a), s.hash_one(&b));
+        assert_ne!(a, Label::new(m.clone(), "US-FBI", "USA"));
+        assert_ne!(a, Label::new(m, "US-ODNI", "GBR"));
+        assert_ne!(a, Label::new(Marking::parse("SECRET//HVD//REL TO USA").unwrap(), "US-ODNI", "USA"));
+    }
 }

@@ -795,7 +795,7 @@ impl Access {
         let Some(rel) = self.load_release(id).await? else { return Err(AccessError::NotFound(format!("no release {id}"))) };
         let mut res = self.release_resource(&rel);
         // Verification reveals no content, only whether the hashes hold.
-        res.label.marking = Marking::unclassified();
+        res.label.marking = Marking::unclassified().into();
         let d = self.decide(caller, &Action::ReadAudit, &res);
         if !d.allowed {
             self.audit.append(&self.record(caller, "release_verify", "release", id, Some(&d), json!({}), BTreeSet::new())).await?;
