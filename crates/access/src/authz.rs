@@ -65,15 +65,23 @@ struct Loaded {
     /// the action scope is dropped (Cedar would otherwise rebuild an `action in
     /// [...]` list on every request) and tests of `action` in conditions are
     /// answered once, at load.
+    /// (What requests are decided by are the principals' own slices, built
+    /// from `by_action_est`; this one is built at load so that a policy whose
+    /// specialisation Cedar cannot read back is refused there, and tests read it.)
+    #[cfg_attr(not(test), allow(dead_code))]
     by_action: HashMap<&'static str, PolicySet>,
-    /// Each principal's entity store (its agency, its user and `actions`) by
-    /// principal and scopes, used by every request as it is (no copy).
-    principals: Bounded<PrincipalKey, Arc<Entities>>,
+    /// The same slices as JSON (Cedar's EST), to specialise per principal.
+    by_action_est: HashMap<&'static str, SliceEst>,
+    /// Each principal's entity store (its agency, its user and `actions`) and
+    /// its own slices, by principal and scopes (see [`PrincipalState`]).
+    principals: Bounded<PrincipalKey, Arc<PrincipalState>>,
     /// The request context of each record class (kind, field, marking and
     /// legal hold: what [`context`] builds from a [`Resource`] apart from its
     /// id), built once per class like a principal's entities; approvals, whose
     /// context also carries the release's state, are built every time.
     contexts: Bounded<ClassKey, Context>,
+    /// The whole set (what the slices are tested against).
+    #[cfg_attr(not(test), allow(dead_code))]
     policies: PolicySet,
     reasons: HashMap<String, String>,
     source: String,
@@ -83,6 +91,25 @@ struct Loaded {
     /// Decisions of this policy version by class (see [`Authorizer::decide_class`]);
     /// a reload starts a new one, so a memoised decision is never stale.
     memo: Bounded<MemoKey, Arc<Decision>>,
+}
+
+/// One action's slice as JSON EST, with what every request on it knows.
+struct SliceEst {
+    action: EntityUid,
+    within: HashSet<EntityUid>,
+    policies: Vec<(PolicyId, serde_json::Value)>,
+}
+
+/// A principal's entity store and its own slices: each action's slice
+/// specialised to the principal's attributes ([`specialise`]), built on first
+/// use of that action. Both belong to one policy version (they live in its
+/// [`Loaded`]).
+struct PrincipalState {
+    entities: Entities,
+    /// The user entity's attributes, which the slices were specialised with.
+    attrs: HashMap<&'static str, Lit>,
+    /// By the action's index in [`Action::NAMES`].
+    slices: [std::sync::OnceLock<Result<PolicySet, String>>; Action::NAMES.len()],
 }
 
 /// A map shared between threads, looked up by borrowed keys, and emptied when
@@ -251,32 +278,38 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
             .add(p.new_id(PolicyId::new(id)))
             .map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
     }
-    let mut by_action = HashMap::new();
+    let (mut by_action, mut by_action_est) = (HashMap::new(), HashMap::new());
+    let parse_err = |message: String| PolicyError::Parse { path: policy_path.to_path_buf(), message };
     for name in Action::NAMES {
         let action = uid(ACTION, name);
         let mut within = ancestors(&action);
         within.insert(action.clone());
-        let mut slice = PolicySet::new();
+        let known = Known { action: &action, within: &within, principal: None };
+        let (mut slice, mut ests) = (PolicySet::new(), Vec::new());
         for p in policies.policies() {
             let applies = match p.action_constraint() {
                 ActionConstraint::Any => true,
                 ActionConstraint::Eq(a) => a == action,
                 ActionConstraint::In(groups) => groups.iter().any(|g| within.contains(g)),
             };
-            if applies {
-                let specialised = specialise(p, &action, &within)
-                    .map_err(|message| PolicyError::Parse { path: policy_path.to_path_buf(), message })?;
-                if let Some(q) = specialised {
-                    slice.add(q).map_err(|e| PolicyError::Parse { path: policy_path.to_path_buf(), message: render(&e) })?;
-                }
+            if !applies {
+                continue;
+            }
+            let mut est = p.to_json().map_err(|e| parse_err(format!("policy {}: {e}", p.id())))?;
+            est["action"] = serde_json::json!({ "op": "All" });
+            if specialise(&mut est, &known) {
+                slice.add(from_est(p.id(), est.clone()).map_err(parse_err)?).map_err(|e| parse_err(render(&e)))?;
+                ests.push((p.id().clone(), est));
             }
         }
         by_action.insert(name, slice);
+        by_action_est.insert(name, SliceEst { action, within, policies: ests });
     }
     let sha256 = hex::encode(Sha256::digest(format!("{schema_src}\0{policy_src}").as_bytes()));
     Ok(Loaded {
         actions,
         by_action,
+        by_action_est,
         principals: Bounded::new(PRINCIPAL_LIMIT),
         contexts: Bounded::new(CONTEXT_LIMIT),
         policies,
@@ -288,34 +321,50 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
     })
 }
 
-/// `p` specialised to a slice of one action whose scope `p` already matches
-/// `action` (`within` = it and its groups): the action scope widened to every
-/// action (same id, annotations, principal and resource scopes), and every
-/// test of `action` against literal actions in its conditions replaced by its
-/// answer, then folded ([`fold`]). `None` when a condition can then never hold
-/// (the policy cannot apply to this action). The result decides every request
-/// on this action exactly as `p` does, errors included.
-fn specialise(p: &cedar_policy::Policy, action: &EntityUid, within: &HashSet<EntityUid>) -> Result<Option<cedar_policy::Policy>, String> {
-    let mut est = p.to_json().map_err(|e| format!("policy {}: {e}", p.id()))?;
-    est["action"] = serde_json::json!({ "op": "All" });
-    if let Some(conditions) = est.get_mut("conditions").and_then(|c| c.as_array_mut()) {
-        for c in conditions.iter_mut() {
-            if let Some(body) = c.get_mut("body") {
-                fold(body, action, within);
-            }
-        }
-        // Conditions are evaluated in order and joined by `&&`: one that can
-        // never hold, after only literal ones, means the policy never applies
-        // (and never errors).
-        for c in conditions.iter() {
-            let Some(b) = c["body"].get("Value").and_then(|v| v.as_bool()) else { break };
-            let holds = if c["kind"] == "unless" { !b } else { b };
-            if !holds {
-                return Ok(None);
-            }
+/// What a slice knows about every request it decides: the action (and its
+/// groups), and for a principal's own slices the principal's attributes.
+struct Known<'a> {
+    action: &'a EntityUid,
+    /// The action and its groups.
+    within: &'a HashSet<EntityUid>,
+    principal: Option<&'a HashMap<&'static str, Lit>>,
+}
+
+/// A Cedar value the specialiser can reason about.
+#[derive(Clone, Debug, PartialEq)]
+enum Lit {
+    Bool(bool),
+    Long(i64),
+    Str(String),
+    Set(BTreeSet<String>),
+}
+
+fn from_est(id: &PolicyId, est: serde_json::Value) -> Result<cedar_policy::Policy, String> {
+    cedar_policy::Policy::from_json(Some(id.clone()), est).map_err(|e| format!("policy {id}: {e}"))
+}
+
+/// Specialise one policy (as JSON EST, action scope already widened to every
+/// action) to what `known` fixes: its conditions are partially evaluated
+/// ([`fold`]). Returns false when a condition can then never hold, so the
+/// policy cannot apply (nor error) and leaves the slice. The result decides
+/// every request that matches `known` exactly as the policy does, errors included.
+fn specialise(est: &mut serde_json::Value, known: &Known<'_>) -> bool {
+    let Some(conditions) = est.get_mut("conditions").and_then(|c| c.as_array_mut()) else { return true };
+    for c in conditions.iter_mut() {
+        if let Some(body) = c.get_mut("body") {
+            fold(body, known);
         }
     }
-    cedar_policy::Policy::from_json(Some(p.id().clone()), est).map(Some).map_err(|e| format!("policy {}: {e}", p.id()))
+    // Conditions are evaluated in order and joined by `&&`: one that can never
+    // hold, after only literal ones, means the policy never applies (or errors).
+    for c in conditions.iter() {
+        let Some(b) = c["body"].get("Value").and_then(|v| v.as_bool()) else { break };
+        let holds = if c["kind"] == "unless" { !b } else { b };
+        if !holds {
+            return false;
+        }
+    }
+    true
 }
 
 /// The entity a JSON-EST expression names when it is an entity literal.
@@ -325,14 +374,44 @@ fn literal_entity(e: &serde_json::Value) -> Option<EntityUid> {
     Some(EntityUid::from_type_name_and_id(EntityTypeName::from_str(ty).ok()?, EntityId::new(id)))
 }
 
-/// Partially evaluate a JSON-EST condition for a known `action` (`within` = it
-/// and its groups): `action == A` and `action in A` / `action in [A, …]` on
-/// literal actions become `true` or `false`, and only folds that are exact
-/// under Cedar's semantics follow — `true && x` → x, `false && x` → false,
-/// `true || x` → true, `false || x` → x, `x && true` → x, `x || false` → x
-/// (x is boolean: the policies are validated in strict mode), `!b` → ¬b, and
-/// `if b then x else y` → x or y. An expression that errors still errors.
-fn fold(e: &mut serde_json::Value, action: &EntityUid, within: &HashSet<EntityUid>) {
+/// The value of a JSON-EST expression when it is known without a request:
+/// a literal, a set of string literals, or an attribute of the known principal.
+fn known_value(e: &serde_json::Value, known: &Known<'_>) -> Option<Lit> {
+    if let Some(v) = e.get("Value") {
+        return match v {
+            serde_json::Value::Bool(b) => Some(Lit::Bool(*b)),
+            serde_json::Value::Number(n) => n.as_i64().map(Lit::Long),
+            serde_json::Value::String(s) => Some(Lit::Str(s.clone())),
+            _ => None,
+        };
+    }
+    if let Some(items) = e.get("Set").and_then(|s| s.as_array()) {
+        let strs: Option<BTreeSet<String>> = items.iter().map(|i| i.get("Value")?.as_str().map(str::to_string)).collect();
+        return strs.map(Lit::Set);
+    }
+    principal_attr(e.get(".")?, known)
+}
+
+/// The value of `principal.attr` (given the `.` node's argument) for a known principal.
+fn principal_attr(dot: &serde_json::Value, known: &Known<'_>) -> Option<Lit> {
+    if dot["left"].get("Var").and_then(|v| v.as_str()) != Some("principal") {
+        return None;
+    }
+    known.principal?.get(dot["attr"].as_str()?).cloned()
+}
+
+/// Partially evaluate a JSON-EST condition for what `known` fixes. Tests of
+/// `action` against literal actions (`action == A`, `action in A`, `action in
+/// [A, …]`) are answered; with a known principal, its attributes are
+/// substituted where they are strings or numbers, and comparisons and set
+/// tests whose operands are all known (`==`, `!=`, `<`, `<=`, `>`, `>=`,
+/// `contains`, `containsAll`, `containsAny`, `isEmpty`) are answered. Then only
+/// folds exact under Cedar's semantics follow — `true && x` → x, `false && x`
+/// → false, `true || x` → true, `false || x` → x, `x && true` → x, `x || false`
+/// → x (x is boolean: the policies are validated in strict mode), `!b` → ¬b,
+/// and `if b then x else y` → x or y. An expression that errors still errors;
+/// sets are never written back as literals (Cedar would rebuild them per call).
+fn fold(e: &mut serde_json::Value, known: &Known<'_>) {
     use serde_json::{json, Value};
     let Some(obj) = e.as_object_mut() else { return };
     if obj.len() != 1 {
@@ -344,42 +423,72 @@ fn fold(e: &mut serde_json::Value, action: &EntityUid, within: &HashSet<EntityUi
     }
     // Children first.
     match arg {
-        Value::Object(m) => m.values_mut().for_each(|c| fold(c, action, within)),
-        Value::Array(a) => a.iter_mut().for_each(|c| fold(c, action, within)),
+        Value::Object(m) => m.values_mut().for_each(|c| fold(c, known)),
+        Value::Array(a) => a.iter_mut().for_each(|c| fold(c, known)),
         _ => {}
     }
     let is_action = |v: &Value| v.get("Var").and_then(|x| x.as_str()) == Some("action");
     let lit = |v: &Value| v.get("Value").and_then(|x| x.as_bool());
+    let both = |arg: &Value| Some((known_value(&arg["left"], known)?, known_value(&arg["right"], known)?));
+    let boolean = |b: bool| Some(json!({ "Value": b }));
     let folded: Option<Value> = match op.as_str() {
-        "==" => {
-            let (l, r) = (&arg["left"], &arg["right"]);
-            match (is_action(l), is_action(r)) {
-                (true, false) => literal_entity(r).map(|a| json!({ "Value": a == *action })),
-                (false, true) => literal_entity(l).map(|a| json!({ "Value": a == *action })),
-                _ => None,
-            }
+        "==" | "!=" if is_action(&arg["left"]) || is_action(&arg["right"]) => {
+            let other = if is_action(&arg["left"]) { &arg["right"] } else { &arg["left"] };
+            literal_entity(other).and_then(|a| boolean((a == *known.action) == (op == "==")))
         }
+        "==" | "!=" => both(arg).and_then(|(l, r)| boolean((l == r) == (op == "=="))),
+        "<" | "<=" | ">" | ">=" => match both(arg) {
+            Some((Lit::Long(l), Lit::Long(r))) => boolean(match op.as_str() {
+                "<" => l < r,
+                "<=" => l <= r,
+                ">" => l > r,
+                _ => l >= r,
+            }),
+            _ => None,
+        },
+        "contains" => match both(arg) {
+            Some((Lit::Set(l), Lit::Str(r))) => boolean(l.contains(&r)),
+            _ => None,
+        },
+        "containsAll" => match both(arg) {
+            Some((Lit::Set(l), Lit::Set(r))) => boolean(r.is_subset(&l)),
+            _ => None,
+        },
+        "containsAny" => match both(arg) {
+            Some((Lit::Set(l), Lit::Set(r))) => boolean(!l.is_disjoint(&r)),
+            _ => None,
+        },
+        "isEmpty" => match known_value(&arg["arg"], known) {
+            Some(Lit::Set(s)) => boolean(s.is_empty()),
+            _ => None,
+        },
+        "." => match principal_attr(arg, known) {
+            Some(Lit::Str(s)) => Some(json!({ "Value": s })),
+            Some(Lit::Long(n)) => Some(json!({ "Value": n })),
+            Some(Lit::Bool(b)) => boolean(b),
+            _ => None,
+        },
         "in" if is_action(&arg["left"]) => {
             let r = &arg["right"];
             let targets: Option<Vec<EntityUid>> = match r.get("Set").and_then(|s| s.as_array()) {
                 Some(items) => items.iter().map(literal_entity).collect(),
                 None => literal_entity(r).map(|a| vec![a]),
             };
-            targets.map(|t| json!({ "Value": t.iter().any(|a| within.contains(a)) }))
+            targets.and_then(|t| boolean(t.iter().any(|a| known.within.contains(a))))
         }
         "&&" => match (lit(&arg["left"]), lit(&arg["right"])) {
-            (Some(false), _) => Some(json!({ "Value": false })),
+            (Some(false), _) => boolean(false),
             (Some(true), _) => Some(arg["right"].take()),
             (None, Some(true)) => Some(arg["left"].take()),
             _ => None,
         },
         "||" => match (lit(&arg["left"]), lit(&arg["right"])) {
-            (Some(true), _) => Some(json!({ "Value": true })),
+            (Some(true), _) => boolean(true),
             (Some(false), _) => Some(arg["right"].take()),
             (None, Some(false)) => Some(arg["left"].take()),
             _ => None,
         },
-        "!" => lit(&arg["arg"]).map(|b| json!({ "Value": !b })),
+        "!" => lit(&arg["arg"]).and_then(|b| boolean(!b)),
         "if-then-else" => match lit(&arg["if"]) {
             Some(true) => Some(arg["then"].take()),
             Some(false) => Some(arg["else"].take()),
@@ -601,22 +710,42 @@ impl Authorizer {
         d
     }
 
-    /// The entity store of `principal`: its agency and user entities and the
-    /// grouped actions (built once per policy version).
-    fn principal_entities(
+    /// The entity store and slices of `principal` (built once per policy version).
+    fn principal_state(
         &self,
         loaded: &Loaded,
         principal: &Principal,
         scopes: Option<&BTreeSet<String>>,
-    ) -> Result<Arc<Entities>, PolicyError> {
+    ) -> Result<Arc<PrincipalState>, PolicyError> {
         if let Some(e) = loaded.principals.get(&PrincipalRef(principal, scopes)) {
             return Ok(e);
         }
+        let attrs = user_attrs(principal, scopes);
         let mut entities = loaded.actions.clone();
-        entities.extend([agency_entity(principal)?, user_entity(principal, scopes)?]);
-        let built = Arc::new(Entities::from_entities(entities, None).map_err(|e| req_err(&e))?);
+        entities.extend([agency_entity(principal)?, user_entity(principal, &attrs)?]);
+        let entities = Entities::from_entities(entities, None).map_err(|e| req_err(&e))?;
+        let built = Arc::new(PrincipalState { entities, attrs, slices: Default::default() });
         loaded.principals.insert(PrincipalKey(principal.clone(), scopes.cloned()), built.clone());
         Ok(built)
+    }
+
+    /// The slice of `action` specialised to the principal of `state`, built on first use.
+    fn principal_slice<'s>(loaded: &Loaded, state: &'s PrincipalState, action: &str) -> Result<&'s PolicySet, PolicyError> {
+        let (Some(i), Some(slice)) = (Action::NAMES.iter().position(|n| *n == action), loaded.by_action_est.get(action)) else {
+            return Err(PolicyError::Request(format!("unknown action {action:?}")));
+        };
+        let built = state.slices[i].get_or_init(|| {
+            let known = Known { action: &slice.action, within: &slice.within, principal: Some(&state.attrs) };
+            let mut set = PolicySet::new();
+            for (id, est) in &slice.policies {
+                let mut est = est.clone();
+                if specialise(&mut est, &known) {
+                    set.add(from_est(id, est)?).map_err(|e| render(&e))?;
+                }
+            }
+            Ok(set)
+        });
+        built.as_ref().map_err(|e| PolicyError::Request(e.clone()))
     }
 
     /// The context of a request on `r` (see [`context`]), from the class cache
@@ -646,7 +775,7 @@ impl Authorizer {
         // builders below make conforms to the schema (`check_conformance`).
         // The record's marking travels in the context, so the principal's
         // store is used as it is (no copy, no transitive closure per request).
-        let entities = self.principal_entities(loaded, principal, scopes)?;
+        let state = self.principal_state(loaded, principal, scopes)?;
         let request = Request::new(
             uid(USER, &principal.user),
             uid(ACTION, action.name()),
@@ -655,8 +784,8 @@ impl Authorizer {
             None,
         )
         .map_err(|e| req_err(&e))?;
-        let policies = loaded.by_action.get(action.name()).unwrap_or(&loaded.policies);
-        let response = self.engine.is_authorized(&request, policies, &entities);
+        let policies = Self::principal_slice(loaded, &state, action.name())?;
+        let response = self.engine.is_authorized(&request, policies, &state.entities);
         let errors: Vec<String> =
             response.diagnostics().errors().map(|e| format!("policy evaluation error: {e}")).collect();
         // Fail closed: Cedar skips a policy whose evaluation errors, which for a
@@ -700,16 +829,32 @@ fn agency_entity(p: &Principal) -> Result<Entity, PolicyError> {
     Entity::new(uid(AGENCY, &p.agency), a, HashSet::new()).map_err(|e| req_err(&e))
 }
 
-fn user_entity(p: &Principal, scopes: Option<&BTreeSet<String>>) -> Result<Entity, PolicyError> {
-    let roles: Vec<String> = p.roles.iter().map(|r| r.as_str().to_string()).collect();
-    let a = attrs([
-        ("agency", string(&p.agency)),
-        ("country", string(&p.country)),
-        ("roles", str_set(&roles)),
-        ("clearance", RestrictedExpression::new_long(p.clearance.rank())),
-        ("compartments", str_set(&p.compartments)),
-        ("scopes", str_set(&scope_names(scopes))),
-    ]);
+/// The attributes of a principal's user entity (see the schema's `User`), also
+/// what its slices are specialised with.
+fn user_attrs(p: &Principal, scopes: Option<&BTreeSet<String>>) -> HashMap<&'static str, Lit> {
+    HashMap::from([
+        ("agency", Lit::Str(p.agency.clone())),
+        ("country", Lit::Str(p.country.clone())),
+        ("roles", Lit::Set(p.roles.iter().map(|r| r.as_str().to_string()).collect())),
+        ("clearance", Lit::Long(p.clearance.rank())),
+        ("compartments", Lit::Set(p.compartments.clone())),
+        ("scopes", Lit::Set(scope_names(scopes).into_iter().collect())),
+    ])
+}
+
+fn user_entity(p: &Principal, attrs: &HashMap<&'static str, Lit>) -> Result<Entity, PolicyError> {
+    let a = attrs
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Lit::Bool(b) => RestrictedExpression::new_bool(*b),
+                Lit::Long(n) => RestrictedExpression::new_long(*n),
+                Lit::Str(s) => string(s),
+                Lit::Set(s) => str_set(s),
+            };
+            (k.to_string(), v)
+        })
+        .collect();
     Entity::new(uid(USER, &p.user), a, HashSet::from([uid(AGENCY, &p.agency)])).map_err(|e| req_err(&e))
 }
 
@@ -787,7 +932,7 @@ fn check_conformance(schema: &Schema) -> Result<(), String> {
         legal_hold: false,
     };
     let e = |e: PolicyError| e.to_string();
-    let built = [agency_entity(&p).map_err(e)?, user_entity(&p, None).map_err(e)?, record_entity(&r)];
+    let built = [agency_entity(&p).map_err(e)?, user_entity(&p, &user_attrs(&p, None)).map_err(e)?, record_entity(&r)];
     Entities::from_entities(built, Some(schema)).map_err(|e| format!("entities do not conform: {e}"))?;
     let approve = Action::ApproveRelease {
         requester: "someone.else".into(),
@@ -865,7 +1010,7 @@ mod tests {
     fn reference(a: &Authorizer, schema: &Schema, p: &Principal, scopes: Option<&BTreeSet<String>>, action: &Action, r: &Resource) -> (bool, Vec<String>) {
         let loaded = a.current();
         let mut entities: Vec<Entity> = schema.action_entities().unwrap().iter().cloned().collect();
-        entities.extend([agency_entity(p).unwrap(), user_entity(p, scopes).unwrap(), record_entity(r)]);
+        entities.extend([agency_entity(p).unwrap(), user_entity(p, &user_attrs(p, scopes)).unwrap(), record_entity(r)]);
         let entities = Entities::from_entities(entities, Some(&schema)).unwrap();
         let req = Request::new(uid(USER, &p.user), uid(ACTION, action.name()), record_uid(r), context(action, r).unwrap(), Some(schema))
             .unwrap();
@@ -967,6 +1112,43 @@ mod tests {
         let r = res("UNCLASSIFIED", "SDF", "SYR");
         assert_eq!(a.decide(&lo, &Action::LegalHold, &r).policies, vec!["write-only-extra".to_string()]);
         assert!(a.decide(&lo, &Action::Read, &r).allowed);
+    }
+
+    #[test]
+    fn a_principals_slices_answer_what_its_attributes_decide() {
+        let a = Authorizer::builtin().unwrap();
+        let loaded = a.current();
+        let coordinator = user("US-ODNI", "USA", Level::TopSecret, &["HVD"]);
+        let text = |scopes: Option<&BTreeSet<String>>, action: &str| -> std::collections::BTreeMap<String, String> {
+            let state = a.principal_state(&loaded, &coordinator, scopes).unwrap();
+            let set = Authorizer::principal_slice(&loaded, &state, action).unwrap();
+            set.policies().map(|p| (p.id().to_string(), p.to_string().chars().filter(|c| !c.is_whitespace()).collect())).collect()
+        };
+        // A signed-in coordinator: the role test is answered, token-scope can never
+        // forbid (every action is in its scopes) and leaves the slice, and the
+        // marking rules keep only their tests of the record, with its values in place.
+        let read = text(None, "read");
+        assert!(read["read-by-role"].ends_with("when{true};"), "{read:?}");
+        assert!(!read.contains_key("token-scope"), "{read:?}");
+        assert!(read["clearance-dominates-level"].contains("unless{4>=context.level}"), "{read:?}");
+        assert!(read["releasability"].contains("\"US-ODNI\"==context.originator"), "{read:?}");
+        // Only a set-valued attribute compared with the record stays a lookup
+        // (a set literal would be rebuilt on every call).
+        let left: Vec<&str> = read.values().flat_map(|t| t.match_indices("principal.").map(|(i, _)| &t[i..])).collect();
+        assert!(left.iter().all(|t| t.starts_with("principal.compartments.containsAll(context.compartments)")), "{left:?}");
+        assert_eq!(left.len(), 1, "{read:?}");
+        // Coordinators may write: the role test is answered there too.
+        assert!(text(None, "write")["write-by-role"].ends_with("when{true};"));
+        // Nothing permits a coordinator to manage users: the slice has no permit.
+        assert!(!text(None, "manage_users").contains_key("manage-users"));
+        // A device token limited to `write`: reading is forbidden outright.
+        let write_only: BTreeSet<String> = ["write".to_string()].into();
+        let read = text(Some(&write_only), "read");
+        assert!(read["token-scope"].ends_with("unless{false};"), "{read:?}");
+        let r = res("UNCLASSIFIED//REL TO USA", "US-ODNI", "USA");
+        let d = a.decide_scoped(&coordinator, Some(&write_only), &Action::Read, &r);
+        assert_eq!((d.allowed, d.policies), (false, vec!["token-scope".to_string()]));
+        assert!(a.decide_scoped(&coordinator, None, &Action::Read, &r).allowed);
     }
 
     #[test]
