@@ -33,9 +33,10 @@ fn decisions(c: &mut Criterion) {
     let cases = decision_cases();
     let mut g = c.benchmark_group("decision");
     g.throughput(Throughput::Elements(1));
-    // Not memoised: Cedar evaluates every policy of the action's slice; the
-    // principal's entities and the record class's context are the ones built
-    // on first use (the 72 cases have 3 principals and 24 classes).
+    // Not memoised: Cedar evaluates every policy of the action's slice as
+    // specialised to the principal; the principal's entities and slices and the
+    // record class's context are the ones built on first use (the 72 cases have
+    // 3 principals and 24 classes).
     let mut i = 0usize;
     g.bench_function("cedar_uncached", |b| {
         b.iter(|| {
@@ -45,7 +46,9 @@ fn decisions(c: &mut Criterion) {
         })
     });
     // Cold inputs: a record class never seen before on every call (its
-    // request context is built), then a new principal as well (its entities too).
+    // request context is built), then a new principal as well (its entities
+    // too; its slices are those of its profile — same agency, roles,
+    // clearance, compartments and scopes — built by the first of them).
     let mut n = 0usize;
     g.bench_function("cedar_new_class", |b| {
         b.iter(|| {

@@ -6,7 +6,7 @@
 //! [`Authorizer::reload`] swaps in a new policy set only when it validates;
 //! otherwise the previous set stays in force.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -75,6 +75,10 @@ struct Loaded {
     /// Each principal's entity store (its agency, its user and `actions`) and
     /// its own slices, by principal and scopes (see [`PrincipalState`]).
     principals: Bounded<PrincipalKey, Arc<PrincipalState>>,
+    /// Specialised slices by principal attributes: the users of one agency with
+    /// the same roles, clearance, compartments and scopes share them (a slice
+    /// refers to its principal only as `principal`, never by id).
+    profiles: Bounded<Attrs, Arc<Slices>>,
     /// The request context of each record class (kind, field, marking and
     /// legal hold: what [`context`] builds from a [`Resource`] apart from its
     /// id), built once per class like a principal's entities; approvals, whose
@@ -107,10 +111,17 @@ struct SliceEst {
 struct PrincipalState {
     entities: Entities,
     /// The user entity's attributes, which the slices were specialised with.
-    attrs: HashMap<&'static str, Lit>,
-    /// By the action's index in [`Action::NAMES`].
-    slices: [std::sync::OnceLock<Result<PolicySet, String>>; Action::NAMES.len()],
+    attrs: Attrs,
+    /// Shared by every principal with the same attributes (see `Loaded::profiles`).
+    slices: Arc<Slices>,
 }
+
+/// A principal's attributes as its user entity carries them (not its id).
+type Attrs = BTreeMap<&'static str, Lit>;
+
+/// Slices specialised to one set of principal attributes, by the action's
+/// index in [`Action::NAMES`], each built on first use.
+type Slices = [std::sync::OnceLock<Result<PolicySet, String>>; Action::NAMES.len()];
 
 /// A map shared between threads, looked up by borrowed keys, and emptied when
 /// it reaches its limit (the caches it serves refill from a handful of classes).
@@ -311,6 +322,7 @@ fn compile(schema_src: &str, policy_src: &str, schema_path: &Path, policy_path: 
         by_action,
         by_action_est,
         principals: Bounded::new(PRINCIPAL_LIMIT),
+        profiles: Bounded::new(PRINCIPAL_LIMIT),
         contexts: Bounded::new(CONTEXT_LIMIT),
         policies,
         reasons,
@@ -327,11 +339,11 @@ struct Known<'a> {
     action: &'a EntityUid,
     /// The action and its groups.
     within: &'a HashSet<EntityUid>,
-    principal: Option<&'a HashMap<&'static str, Lit>>,
+    principal: Option<&'a Attrs>,
 }
 
 /// A Cedar value the specialiser can reason about.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Lit {
     Bool(bool),
     Long(i64),
@@ -724,7 +736,12 @@ impl Authorizer {
         let mut entities = loaded.actions.clone();
         entities.extend([agency_entity(principal)?, user_entity(principal, &attrs)?]);
         let entities = Entities::from_entities(entities, None).map_err(|e| req_err(&e))?;
-        let built = Arc::new(PrincipalState { entities, attrs, slices: Default::default() });
+        let slices = loaded.profiles.get(&attrs).unwrap_or_else(|| {
+            let fresh: Arc<Slices> = Arc::default();
+            loaded.profiles.insert(attrs.clone(), fresh.clone());
+            fresh
+        });
+        let built = Arc::new(PrincipalState { entities, attrs, slices });
         loaded.principals.insert(PrincipalKey(principal.clone(), scopes.cloned()), built.clone());
         Ok(built)
     }
@@ -831,8 +848,8 @@ fn agency_entity(p: &Principal) -> Result<Entity, PolicyError> {
 
 /// The attributes of a principal's user entity (see the schema's `User`), also
 /// what its slices are specialised with.
-fn user_attrs(p: &Principal, scopes: Option<&BTreeSet<String>>) -> HashMap<&'static str, Lit> {
-    HashMap::from([
+fn user_attrs(p: &Principal, scopes: Option<&BTreeSet<String>>) -> Attrs {
+    BTreeMap::from([
         ("agency", Lit::Str(p.agency.clone())),
         ("country", Lit::Str(p.country.clone())),
         ("roles", Lit::Set(p.roles.iter().map(|r| r.as_str().to_string()).collect())),
@@ -842,7 +859,7 @@ fn user_attrs(p: &Principal, scopes: Option<&BTreeSet<String>>) -> HashMap<&'sta
     ])
 }
 
-fn user_entity(p: &Principal, attrs: &HashMap<&'static str, Lit>) -> Result<Entity, PolicyError> {
+fn user_entity(p: &Principal, attrs: &Attrs) -> Result<Entity, PolicyError> {
     let a = attrs
         .iter()
         .map(|(k, v)| {
