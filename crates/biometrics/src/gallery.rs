@@ -14,9 +14,17 @@
 //! similarity of every query finger is summed per candidate person, so a true duplicate,
 //! similar on every finger, outranks people who share minutiae with one finger only; a
 //! pair is scored when either person has the other on its shortlist.
+//!
+//! What a finger carries decides how it is scored: a finger built from a
+//! [`Sample`] ([`Gallery::from_samples`]) that was extracted from an image keeps its
+//! ridge field and its candidate minutiae (raw support), so a comparison with a probe
+//! that has them too scores exactly as `bio eval` does; fingers from minutiae records
+//! (ISO 19794-2, SPFT) carry neither and are scored on minutiae alone. The index and
+//! shortlist use the minutiae only, whatever the finger carries.
 
 use crate::extract::RidgeField;
 use crate::mcc::{compare, Prepared};
+use crate::sample::Sample;
 use crate::template::Template;
 use rayon::prelude::*;
 use std::f32::consts::PI;
@@ -131,6 +139,20 @@ impl Gallery {
                 person,
                 position,
                 prepared: Prepared::with_field(&t, field),
+            })
+            .collect();
+        Self::from_prepared(fingers)
+    }
+
+    /// As [`Gallery::new`], each finger prepared from its sample with whatever it carries
+    /// (ridge field, candidate minutiae; [`Sample::prepared`]).
+    pub fn from_samples(entries: Vec<(u32, u8, Sample)>) -> Self {
+        let fingers: Vec<Finger> = entries
+            .into_par_iter()
+            .map(|(person, position, s)| Finger {
+                person,
+                position,
+                prepared: s.prepared(),
             })
             .collect();
         Self::from_prepared(fingers)

@@ -11,7 +11,11 @@
 //! - [`mcc`]: 1:1 Minutia Cylinder-Code matcher (consistent-group consolidation, alignment),
 //!   scaled by the ridge-orientation agreement when both sides carry a field and by the raw
 //!   support when both also carry their candidate minutiae; score in [0, 1].
-//! - [`gallery`]: 1:N search (pair-index shortlist + MCC rerank), fusion, deduplication.
+//! - [`sample`]: [`sample::Sample`], a template with its print's ridge field and candidate
+//!   minutiae (both from one extraction of an image), prepared exactly as [`eval`] prepares
+//!   a print; the candidates' compact byte format (`SPCM` v1).
+//! - [`gallery`]: 1:N search (pair-index shortlist + MCC rerank), fusion, deduplication;
+//!   fingers built from samples carry field and raw support into every comparison.
 //! - [`synth`]: SYNTHETIC fingers and impressions derived from real templates, for benches.
 //! - [`eval`]: FVC-protocol and all-pairs evaluation, EER/FMR100/FMR1000/ZeroFMR, DET SVG.
 //!
@@ -24,6 +28,7 @@ pub mod gallery;
 pub mod image;
 pub mod interop;
 pub mod mcc;
+pub mod sample;
 pub mod synth;
 pub mod template;
 
