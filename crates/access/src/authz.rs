@@ -1028,7 +1028,7 @@ mod tests {
         let loaded = a.current();
         let mut entities: Vec<Entity> = schema.action_entities().unwrap().iter().cloned().collect();
         entities.extend([agency_entity(p).unwrap(), user_entity(p, &user_attrs(p, scopes)).unwrap(), record_entity(r)]);
-        let entities = Entities::from_entities(entities, Some(&schema)).unwrap();
+        let entities = Entities::from_entities(entities, Some(schema)).unwrap();
         let req = Request::new(uid(USER, &p.user), uid(ACTION, action.name()), record_uid(r), context(action, r).unwrap(), Some(schema))
             .unwrap();
         let resp = a.engine.is_authorized(&req, &loaded.policies, &entities);
