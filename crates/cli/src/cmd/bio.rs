@@ -12,6 +12,7 @@ use sallyport_biometrics::{
     image::{self as bioimage},
     interop,
     mcc::{Prepared, compare},
+    sample::Sample,
     template::Template,
 };
 use sallyport_biometrics_formats::{ansi_nist, iso19794_2, wsq};
@@ -111,12 +112,10 @@ enum Cmd {
     },
 }
 
-/// A sample ready to compare: its template and, when it came from an image, the print's
-/// ridge field (the matcher's orientation score, as `bio eval` uses it).
-type Sample = (Template, Option<extract::RidgeField>);
-
-/// Loads an image and extracts it, or reads a native template (`SPFT` magic) or an ISO
-/// 19794-2 record (`FMR` magic, first finger view; neither carries a ridge field). Errors
+/// Loads an image and extracts it (template, ridge field and candidate minutiae, so that
+/// comparisons score as `bio eval` does), or reads a native template (`SPFT` magic) or an
+/// ISO 19794-2 record (`FMR` magic, first finger view; neither carries a field or
+/// candidates). Errors
 /// name the file (and the byte offset, for records).
 fn load_sample(path: &Path, ppi: u16) -> Result<Sample> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -126,19 +125,18 @@ fn load_sample(path: &Path, ppi: u16) -> Result<Sample> {
 fn sample_from_bytes(path: &Path, bytes: &[u8], ppi: u16) -> Result<Sample> {
     let at = |e: &dyn std::fmt::Display| anyhow!("{}: {e}", path.display());
     if bytes.starts_with(b"SPFT") {
-        return Ok((Template::from_bytes(bytes).map_err(|e| at(&e))?, None));
+        return Ok(Sample::from_template(Template::from_bytes(bytes).map_err(|e| at(&e))?));
     }
     if bytes.starts_with(b"FMR\0") {
         let r = iso19794_2::Record::parse(bytes).map_err(|e| at(&e))?;
-        return Ok((interop::template_from_iso(&r, 0).map_err(|e| at(&e))?, None));
+        return Ok(Sample::from_template(interop::template_from_iso(&r, 0).map_err(|e| at(&e))?));
     }
     let img = bioimage::decode(bytes, ppi).map_err(|e| at(&e))?;
-    let (t, field) = extract::extract_with_field(&img).map_err(|e| at(&e))?;
-    Ok((t, Some(field)))
+    Sample::extract(&img).map_err(|e| at(&e))
 }
 
-fn prepared((t, field): Sample) -> Prepared {
-    Prepared::with_field(&t, field)
+fn prepared(s: &Sample) -> Prepared {
+    s.prepared()
 }
 
 /// Output formats of `bio convert`.
@@ -178,7 +176,7 @@ fn read_input(path: &Path) -> Result<Input> {
         return Ok(Input::Transaction(ansi_nist::Transaction::parse(&bytes).map_err(|e| at(&e))?));
     }
     if bytes.starts_with(b"SPFT") || bytes.starts_with(b"FMR\0") {
-        return Ok(Input::Template(sample_from_bytes(path, &bytes, 500)?.0));
+        return Ok(Input::Template(sample_from_bytes(path, &bytes, 500)?.template));
     }
     if bytes.starts_with(&[0xFF, 0xA0]) {
         let w = wsq::decode(&bytes).map_err(|e| at(&e))?;
@@ -275,7 +273,7 @@ fn folder_gallery(dir: &Path) -> Result<(gallery::Gallery, Vec<String>)> {
     paths.sort();
     for p in paths {
         let Some((name, n)) = person_of(&p) else { continue };
-        let (t, field) = match load_sample(&p, 500) {
+        let sample = match load_sample(&p, 500) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("skipping {}: {e:#}", p.display());
@@ -289,12 +287,12 @@ fn folder_gallery(dir: &Path) -> Result<(gallery::Gallery, Vec<String>)> {
                 names.len() - 1
             }
         };
-        entries.push((id as u32, n.min(10), t, field));
+        entries.push((id as u32, n.min(10), sample));
     }
     if entries.is_empty() {
         bail!("{}: no usable `<person>_<n>` images or templates", dir.display());
     }
-    Ok((gallery::Gallery::with_fields(entries), names))
+    Ok((gallery::Gallery::from_samples(entries), names))
 }
 
 /// Gallery of every template enrolled in the store.
@@ -310,9 +308,9 @@ async fn store_gallery(ctx: &Ctx) -> Result<(gallery::Gallery, Vec<String>)> {
         if names.last() != Some(&s.person) {
             names.push(s.person.clone());
         }
-        entries.push(((names.len() - 1) as u32, s.position, s.template, s.field));
+        entries.push(((names.len() - 1) as u32, s.position, s.sample));
     }
-    Ok((gallery::Gallery::with_fields(entries), names))
+    Ok((gallery::Gallery::from_samples(entries), names))
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
@@ -338,13 +336,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
         }
         Cmd::Compare { a, b } => {
             let (sa, sb) = (load_sample(&a, 500)?, load_sample(&b, 500)?);
-            let minutiae = [sa.0.minutiae.len(), sb.0.minutiae.len()];
-            let ridge_fields = sa.1.is_some() && sb.1.is_some();
-            let s = compare(&prepared(sa), &prepared(sb));
-            print(ctx, &serde_json::json!({"score": s, "minutiae": minutiae, "ridge_fields": ridge_fields}), || println!("{s:.4}"));
+            let minutiae = [sa.template.minutiae.len(), sb.template.minutiae.len()];
+            let ridge_fields = sa.field.is_some() && sb.field.is_some();
+            let raw_support = ridge_fields && sa.candidates.is_some() && sb.candidates.is_some();
+            let s = compare(&prepared(&sa), &prepared(&sb));
+            print(ctx, &serde_json::json!({"score": s, "minutiae": minutiae, "ridge_fields": ridge_fields, "raw_support": raw_support}), || println!("{s:.4}"));
         }
         Cmd::Identify { probe, gallery: dir, top } => {
-            let p = prepared(load_sample(&probe, 500)?);
+            let p = prepared(&load_sample(&probe, 500)?);
             let (g, names) = match &dir {
                 Some(dir) => folder_gallery(dir)?,
                 None => store_gallery(ctx).await?,
@@ -388,19 +387,19 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
                 if pos > 10 {
                     bail!("{}: finger position {pos} is not 0-10", f.display());
                 }
-                let (template, field) = load_sample(f, ppi)?;
-                if template.minutiae.len() < 3 {
-                    bail!("{}: only {} minutiae found, too few to enrol", f.display(), template.minutiae.len());
+                let sample = load_sample(f, ppi)?;
+                if sample.template.minutiae.len() < 3 {
+                    bail!("{}: only {} minutiae found, too few to enrol", f.display(), sample.template.minutiae.len());
                 }
-                fingers.push(db::Enrolment { position: pos, template, field, source: f.display().to_string() });
+                fingers.push(db::Enrolment { position: pos, sample, source: f.display().to_string() });
             }
             let store = ctx.store().await?;
             db::enrol(&store, &person, &fingers, replace, chrono::Utc::now().timestamp_millis()).await?;
             let rows: Vec<serde_json::Value> =
-                fingers.iter().map(|f| serde_json::json!({"position": f.position, "minutiae": f.template.minutiae.len(), "quality": f.template.quality, "source": f.source})).collect();
+                fingers.iter().map(|f| serde_json::json!({"position": f.position, "minutiae": f.sample.template.minutiae.len(), "quality": f.sample.template.quality, "source": f.source})).collect();
             print(ctx, &serde_json::json!({"person": person, "enrolled": rows}), || {
                 for f in &fingers {
-                    println!("{person} finger {:>2}: {:>3} minutiae, quality {:>3}  ({})", f.position, f.template.minutiae.len(), f.template.quality, f.source);
+                    println!("{person} finger {:>2}: {:>3} minutiae, quality {:>3}  ({})", f.position, f.sample.template.minutiae.len(), f.sample.template.quality, f.source);
                 }
                 println!("enrolled {} fingers of {person}", fingers.len());
             });

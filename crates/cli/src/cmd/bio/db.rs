@@ -1,8 +1,11 @@
-//! Enrolled finger templates in the store (table `bio_templates`, migrations 3001–3002),
-//! each with its print's ridge field when it was enrolled from an image.
+//! Enrolled finger templates in the store (table `bio_templates`, migrations 3001–3003),
+//! each with its print's ridge field (`ridge_field`, SPRF v1) and candidate minutiae
+//! (`candidates`, SPCM v1) when it was enrolled from an image, so that stored prints
+//! score as `bio eval` scores the images.
 
 use anyhow::{Result, bail};
 use sallyport_biometrics::extract::RidgeField;
+use sallyport_biometrics::sample::{self, Sample};
 use sallyport_biometrics::template::Template;
 use sallyport_store::Store;
 use sallyport_store::sqlx::{self, Row};
@@ -10,9 +13,9 @@ use sallyport_store::sqlx::{self, Row};
 /// One finger to enrol.
 pub struct Enrolment {
     pub position: u8,
-    pub template: Template,
-    /// The print's ridge field (enrolled from an image), for the orientation score.
-    pub field: Option<RidgeField>,
+    /// Template, and the print's ridge field and candidate minutiae when enrolled from
+    /// an image.
+    pub sample: Sample,
     pub source: String,
 }
 
@@ -25,9 +28,7 @@ pub struct Stored {
     pub quality: u8,
     pub source: String,
     #[serde(skip)]
-    pub template: Template,
-    #[serde(skip)]
-    pub field: Option<RidgeField>,
+    pub sample: Sample,
 }
 
 /// Stores every finger of one person in one transaction. Refuses, storing nothing, when
@@ -55,18 +56,20 @@ pub async fn enrol(store: &Store, person: &str, fingers: &[Enrolment], replace: 
             }
             sqlx::query("DELETE FROM bio_templates WHERE person_id = $1 AND finger_position = $2").bind(person.to_string()).bind(f.position as i64).execute(&mut *tx).await?;
         }
+        let t = &f.sample.template;
         sqlx::query(
-            "INSERT INTO bio_templates (person_id, finger_position, template, format, minutiae, quality, source_file, enrolled_at_ms, ridge_field) \
-             VALUES ($1, $2, $3, 'SPFT1', $4, $5, $6, $7, $8)",
+            "INSERT INTO bio_templates (person_id, finger_position, template, format, minutiae, quality, source_file, enrolled_at_ms, ridge_field, candidates) \
+             VALUES ($1, $2, $3, 'SPFT1', $4, $5, $6, $7, $8, $9)",
         )
         .bind(person.to_string())
         .bind(f.position as i64)
-        .bind(f.template.to_bytes())
-        .bind(f.template.minutiae.len() as i64)
-        .bind(f.template.quality as i64)
+        .bind(t.to_bytes())
+        .bind(t.minutiae.len() as i64)
+        .bind(t.quality as i64)
         .bind(f.source.clone())
         .bind(now_ms)
-        .bind(f.field.as_ref().map(RidgeField::to_bytes))
+        .bind(f.sample.field.as_ref().map(RidgeField::to_bytes))
+        .bind(f.sample.candidates.as_deref().map(sample::candidates_to_bytes))
         .execute(&mut *tx)
         .await?;
     }
@@ -77,7 +80,7 @@ pub async fn enrol(store: &Store, person: &str, fingers: &[Enrolment], replace: 
 /// Every stored template (optionally of one person), by person then position. A stored
 /// template that does not parse is an error naming the row.
 pub async fn templates(store: &Store, person: Option<&str>) -> Result<Vec<Stored>> {
-    let sql = "SELECT person_id, finger_position, template, source_file, ridge_field FROM bio_templates";
+    let sql = "SELECT person_id, finger_position, template, source_file, ridge_field, candidates FROM bio_templates";
     let rows = match person {
         Some(p) => sqlx::query(&format!("{sql} WHERE person_id = $1 ORDER BY person_id, finger_position")).bind(p.to_string()).fetch_all(store.pool()).await?,
         None => sqlx::query(&format!("{sql} ORDER BY person_id, finger_position")).fetch_all(store.pool()).await?,
@@ -89,12 +92,17 @@ pub async fn templates(store: &Store, person: Option<&str>) -> Result<Vec<Stored
         let bytes: Vec<u8> = r.try_get(2)?;
         let source: String = r.try_get(3)?;
         let field: Option<Vec<u8>> = r.try_get(4)?;
+        let candidates: Option<Vec<u8>> = r.try_get(5)?;
         let template = Template::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("stored template of {person} finger {position} is corrupt: {e}"))?;
         let field = field
             .map(|b| RidgeField::from_bytes(&b))
             .transpose()
             .map_err(|e| anyhow::anyhow!("stored ridge field of {person} finger {position} is corrupt: {e}"))?;
-        out.push(Stored { person, position: position as u8, minutiae: template.minutiae.len(), quality: template.quality, source, template, field });
+        let candidates = candidates
+            .map(|b| sample::candidates_from_bytes(&b))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("stored candidate minutiae of {person} finger {position} are corrupt: {e}"))?;
+        out.push(Stored { person, position: position as u8, minutiae: template.minutiae.len(), quality: template.quality, source, sample: Sample { template, field, candidates } });
     }
     Ok(out)
 }
@@ -138,17 +146,19 @@ mod tests {
         for db in sallyport_store::testing::backends().await {
             let s = &db.store;
             person(s, "P-0001").await;
-            let f = |pos, n| Enrolment { position: pos, template: tpl(n), field: None, source: format!("f{pos}.iso") };
+            let f = |pos, n| Enrolment { position: pos, sample: Sample::from_template(tpl(n)), source: format!("f{pos}.iso") };
             let field = RidgeField { w: 3, h: 2, cells: vec![0, 1, 90, 180, 0, 45] };
             // unknown person: nothing stored
             let e = enrol(s, "P-9999", &[f(1, 20)], false, 1).await.unwrap_err();
             assert!(e.to_string().contains("no person"), "{}: {e}", db.name);
-            let with_field = Enrolment { field: Some(field.clone()), source: "f2.png".into(), ..f(2, 30) };
+            let cands = tpl(45).minutiae;
+            let with_field = Enrolment { sample: Sample { template: tpl(30), field: Some(field.clone()), candidates: Some(cands.clone()) }, source: "f2.png".into(), position: 2 };
             enrol(s, "P-0001", &[f(1, 20), with_field], false, 1).await.unwrap();
             let t = templates(s, Some("P-0001")).await.unwrap();
             assert_eq!(t.iter().map(|t| (t.position, t.minutiae)).collect::<Vec<_>>(), vec![(1, 20), (2, 30)], "{}", db.name);
-            assert_eq!(t[0].template, tpl(20));
-            assert_eq!((t[0].field.as_ref(), t[1].field.as_ref()), (None, Some(&field)), "{}: the ridge field round-trips", db.name);
+            assert_eq!(t[0].sample.template, tpl(20));
+            assert_eq!((t[0].sample.field.as_ref(), t[1].sample.field.as_ref()), (None, Some(&field)), "{}: the ridge field round-trips", db.name);
+            assert_eq!((t[0].sample.candidates.as_ref(), t[1].sample.candidates.as_ref()), (None, Some(&cands)), "{}: the candidates round-trip", db.name);
             // a batch with one conflicting finger stores none of the batch
             let e = enrol(s, "P-0001", &[f(3, 10), f(2, 11)], false, 2).await.unwrap_err();
             assert!(e.to_string().contains("already has finger 2"), "{}: {e}", db.name);
@@ -163,6 +173,9 @@ mod tests {
             sqlx::query("UPDATE bio_templates SET ridge_field = $1 WHERE finger_position = 1").bind(b"SPRF\x01".to_vec()).execute(s.pool()).await.unwrap();
             let e = templates(s, None).await.unwrap_err().to_string();
             assert!(e.contains("ridge field of P-0001 finger 1 is corrupt"), "{}: {e}", db.name);
+            sqlx::query("UPDATE bio_templates SET ridge_field = NULL, candidates = $1 WHERE finger_position = 1").bind(b"SPCM\x01\x02\x00".to_vec()).execute(s.pool()).await.unwrap();
+            let e = templates(s, None).await.unwrap_err().to_string();
+            assert!(e.contains("candidate minutiae of P-0001 finger 1 are corrupt"), "{}: {e}", db.name);
         }
     }
 }
