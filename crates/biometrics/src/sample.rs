@@ -12,7 +12,7 @@
 use crate::extract::{self, RidgeField};
 use crate::image::GrayImage;
 use crate::mcc::Prepared;
-use crate::template::{Minutia, MinutiaKind, Template};
+use crate::template::{read_minutia, write_minutia, Minutia, Template};
 use crate::Error;
 
 const MAGIC: &[u8; 4] = b"SPCM";
@@ -65,14 +65,7 @@ pub fn candidates_to_bytes(m: &[Minutia]) -> Vec<u8> {
     b.push(VERSION);
     b.extend_from_slice(&(n as u16).to_le_bytes());
     for m in &m[..n] {
-        b.extend_from_slice(&m.x.to_le_bytes());
-        b.extend_from_slice(&m.y.to_le_bytes());
-        b.push(m.direction);
-        b.push(match m.kind {
-            MinutiaKind::Ending => 0,
-            MinutiaKind::Bifurcation => 1,
-        });
-        b.push(m.quality);
+        write_minutia(&mut b, m);
     }
     b
 }
@@ -94,23 +87,7 @@ pub fn candidates_from_bytes(b: &[u8]) -> Result<Vec<Minutia>, Error> {
     }
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
-        let o = HEADER + PER_MINUTIA * k;
-        let kind = match b[o + 5] {
-            0 => MinutiaKind::Ending,
-            1 => MinutiaKind::Bifurcation,
-            t => return Err(err(o + 5, format!("candidate minutia {k} has unknown kind {t}"))),
-        };
-        let quality = b[o + 6];
-        if quality > 100 {
-            return Err(err(o + 6, format!("candidate minutia {k} quality {quality} above 100")));
-        }
-        out.push(Minutia {
-            x: u16::from_le_bytes([b[o], b[o + 1]]),
-            y: u16::from_le_bytes([b[o + 2], b[o + 3]]),
-            direction: b[o + 4],
-            kind,
-            quality,
-        });
+        out.push(read_minutia(b, HEADER + PER_MINUTIA * k, "candidate minutia", k)?);
     }
     Ok(out)
 }
@@ -119,9 +96,15 @@ pub fn candidates_from_bytes(b: &[u8]) -> Result<Vec<Minutia>, Error> {
 mod tests {
     use super::*;
     use crate::mcc::compare;
+    use crate::template::MinutiaKind;
     use std::path::Path;
 
-    const DB: &str = "/work/shared/data/fingerprints/FVC2002/DB1_B";
+    fn db() -> std::path::PathBuf {
+        std::env::var_os("SALLYPORT_SHARED")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+            .join("data/fingerprints/FVC2002/DB1_B")
+    }
 
     #[test]
     fn candidates_round_trip_and_bad_bytes_are_errors() {
@@ -158,10 +141,8 @@ mod tests {
     /// without candidates the score differs (the gap this type closes).
     #[test]
     fn sample_scores_as_eval_prepares() {
-        let (a, b) = (Path::new(DB).join("101_1.tif"), Path::new(DB).join("101_2.tif"));
-        if !a.exists() {
-            panic!("FVC2002 DB1_B not found at {DB}");
-        }
+        let (a, b) = (db().join("101_1.tif"), db().join("101_2.tif"));
+        assert!(a.exists(), "FVC2002 DB1_B not found at {} (set SALLYPORT_SHARED)", db().display());
         let load = |p: &Path| Sample::extract(&crate::image::decode(&std::fs::read(p).unwrap(), crate::image::WORKING_PPI).unwrap()).unwrap();
         let (sa, sb) = (load(&a), load(&b));
         let want = compare(&crate::eval::prepare_one(&a).unwrap(), &crate::eval::prepare_one(&b).unwrap());

@@ -66,14 +66,7 @@ impl Template {
         b.push(self.quality);
         b.extend_from_slice(&(n as u16).to_le_bytes());
         for m in &self.minutiae[..n] {
-            b.extend_from_slice(&m.x.to_le_bytes());
-            b.extend_from_slice(&m.y.to_le_bytes());
-            b.push(m.direction);
-            b.push(match m.kind {
-                MinutiaKind::Ending => 0,
-                MinutiaKind::Bifurcation => 1,
-            });
-            b.push(m.quality);
+            write_minutia(&mut b, m);
         }
         b
     }
@@ -109,17 +102,37 @@ impl Template {
             if x >= width || y >= height {
                 return Err(err(o, format!("minutia {k} at ({x},{y}) outside the {width}x{height} image")));
             }
-            let kind = match b[o + 5] {
-                0 => MinutiaKind::Ending,
-                1 => MinutiaKind::Bifurcation,
-                t => return Err(err(o + 5, format!("minutia {k} has unknown kind {t}"))),
-            };
-            let quality = b[o + 6];
-            if quality > 100 {
-                return Err(err(o + 6, format!("minutia {k} quality {quality} above 100")));
-            }
-            minutiae.push(Minutia { x, y, direction: b[o + 4], kind, quality });
+            minutiae.push(read_minutia(b, o, "minutia", k)?);
         }
         Ok(Self { width, height, ppi, quality, minutiae })
     }
+}
+
+/// Appends one minutia in the native 7-byte form (x, y little-endian; direction;
+/// kind 0 ending / 1 bifurcation; quality), shared by templates and candidate lists.
+pub(crate) fn write_minutia(b: &mut Vec<u8>, m: &Minutia) {
+    b.extend_from_slice(&m.x.to_le_bytes());
+    b.extend_from_slice(&m.y.to_le_bytes());
+    b.push(m.direction);
+    b.push(match m.kind {
+        MinutiaKind::Ending => 0,
+        MinutiaKind::Bifurcation => 1,
+    });
+    b.push(m.quality);
+}
+
+/// Reads the `k`-th minutia (`what`, for errors) at byte `o` of `b`, which holds at
+/// least 7 bytes there; an unknown kind or a quality over 100 is a located error.
+pub(crate) fn read_minutia(b: &[u8], o: usize, what: &str, k: usize) -> Result<Minutia, Error> {
+    let err = |at: usize, msg: String| Error::Template { offset: at, what: msg };
+    let kind = match b[o + 5] {
+        0 => MinutiaKind::Ending,
+        1 => MinutiaKind::Bifurcation,
+        t => return Err(err(o + 5, format!("{what} {k} has unknown kind {t}"))),
+    };
+    let quality = b[o + 6];
+    if quality > 100 {
+        return Err(err(o + 6, format!("{what} {k} quality {quality} above 100")));
+    }
+    Ok(Minutia { x: u16::from_le_bytes([b[o], b[o + 1]]), y: u16::from_le_bytes([b[o + 2], b[o + 3]]), direction: b[o + 4], kind, quality })
 }
