@@ -103,9 +103,7 @@ pub fn prepare_one(path: &Path) -> Result<Prepared, Error> {
         return enrol_one(path).map(|t| Prepared::new(&t));
     }
     let img = crate::image::decode(&bytes, crate::image::WORKING_PPI)?;
-    let s = crate::extract::extract_stages(&img)?;
-    let field = crate::extract::RidgeField::from_stages(&s);
-    Ok(Prepared::with_field(&s.template, Some(field)).with_support(&s.raw_minutiae))
+    Ok(crate::sample::Sample::extract(&img)?.prepared())
 }
 
 /// Templates of every sample (in parallel); `None` marks a failure to enrol.

@@ -11,7 +11,7 @@ use sallyport_biometrics::{
     extract, gallery,
     image::{self as bioimage},
     interop,
-    mcc::{Prepared, compare},
+    mcc::compare,
     sample::Sample,
     template::Template,
 };
@@ -133,10 +133,6 @@ fn sample_from_bytes(path: &Path, bytes: &[u8], ppi: u16) -> Result<Sample> {
     }
     let img = bioimage::decode(bytes, ppi).map_err(|e| at(&e))?;
     Sample::extract(&img).map_err(|e| at(&e))
-}
-
-fn prepared(s: &Sample) -> Prepared {
-    s.prepared()
 }
 
 /// Output formats of `bio convert`.
@@ -339,11 +335,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> Result<()> {
             let minutiae = [sa.template.minutiae.len(), sb.template.minutiae.len()];
             let ridge_fields = sa.field.is_some() && sb.field.is_some();
             let raw_support = ridge_fields && sa.candidates.is_some() && sb.candidates.is_some();
-            let s = compare(&prepared(&sa), &prepared(&sb));
+            let s = compare(&sa.prepared(), &sb.prepared());
             print(ctx, &serde_json::json!({"score": s, "minutiae": minutiae, "ridge_fields": ridge_fields, "raw_support": raw_support}), || println!("{s:.4}"));
         }
         Cmd::Identify { probe, gallery: dir, top } => {
-            let p = prepared(&load_sample(&probe, 500)?);
+            let p = load_sample(&probe, 500)?.prepared();
             let (g, names) = match &dir {
                 Some(dir) => folder_gallery(dir)?,
                 None => store_gallery(ctx).await?,
