@@ -22,7 +22,6 @@
 //! (ISO 19794-2, SPFT) carry neither and are scored on minutiae alone. The index and
 //! shortlist use the minutiae only, whatever the finger carries.
 
-use crate::extract::RidgeField;
 use crate::mcc::{compare, Prepared};
 use crate::sample::Sample;
 use crate::template::Template;
@@ -127,21 +126,7 @@ fn pair_keys(p: &Prepared, soft: bool, out: &mut Vec<u32>) {
 impl Gallery {
     /// Builds a gallery (prepares cylinders and the index in parallel).
     pub fn new(entries: Vec<(u32, u8, Template)>) -> Self {
-        Self::with_fields(entries.into_iter().map(|(p, n, t)| (p, n, t, None)).collect())
-    }
-
-    /// As [`Gallery::new`], each finger with its print's ridge field where known (from an
-    /// image), so that comparisons with a probe that has one use the orientation score.
-    pub fn with_fields(entries: Vec<(u32, u8, Template, Option<RidgeField>)>) -> Self {
-        let fingers: Vec<Finger> = entries
-            .into_par_iter()
-            .map(|(person, position, t, field)| Finger {
-                person,
-                position,
-                prepared: Prepared::with_field(&t, field),
-            })
-            .collect();
-        Self::from_prepared(fingers)
+        Self::from_samples(entries.into_iter().map(|(p, n, t)| (p, n, Sample::from_template(t))).collect())
     }
 
     /// As [`Gallery::new`], each finger prepared from its sample with whatever it carries
