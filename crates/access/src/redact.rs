@@ -52,105 +52,138 @@ pub struct Redacted {
 /// A person as the policy lets a reader see them.
 pub type RedactedPerson = Redacted;
 
-/// The unescaped segments of JSON pointer `ptr` (RFC 6901); borrowed unless escaped.
-fn segments(ptr: &str) -> Vec<Cow<'_, str>> {
-    ptr.split('/')
-        .skip(1)
-        .map(|s| if s.contains('~') { Cow::Owned(s.replace("~1", "/").replace("~0", "~")) } else { Cow::Borrowed(s) })
-        .collect()
+/// One segment of a JSON pointer, unescaped (RFC 6901); borrowed unless escaped.
+fn unescape(s: &str) -> Cow<'_, str> {
+    if s.contains('~') {
+        Cow::Owned(s.replace("~1", "/").replace("~0", "~"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The raw (still escaped) segments of JSON pointer `ptr`.
+fn raw_segments(ptr: &str) -> std::str::Split<'_, char> {
+    let mut it = ptr.split('/');
+    it.next(); // the empty text before the first '/'
+    it
 }
 
 fn index(seg: &str) -> Option<usize> {
     seg.parse::<usize>().ok()
 }
 
-/// Remove the value at the pointer with segments `segs`, if present.
-fn remove_at(value: &mut Value, segs: &[Cow<'_, str>]) {
-    let Some((last, parents)) = segs.split_last() else { return };
-    let mut cur = value;
-    for s in parents {
-        cur = match cur {
-            Value::Object(m) => match m.get_mut(s.as_ref()) {
-                Some(v) => v,
-                None => return,
-            },
-            Value::Array(a) => match index(s).and_then(|i| a.get_mut(i)) {
-                Some(v) => v,
-                None => return,
-            },
-            _ => return,
+/// Remove the values at `denied`, JSON pointers in ascending byte order (the
+/// order of a record's `parts`), in one pass: every object and array on the
+/// way is visited once, deepest first, and keeps the order of what remains.
+///
+/// Pointers that lead nowhere are ignored; `""` (the value itself) is never removed.
+fn remove_all<D: AsRef<str>>(value: &mut Value, denied: &[D]) {
+    debug_assert!(denied.windows(2).all(|w| w[0].as_ref() <= w[1].as_ref()), "denied pointers must be sorted");
+    remove_under(value, denied, 0);
+}
+
+/// [`remove_all`] for `value`, the target of the first `at` bytes of every
+/// pointer in `denied`.
+fn remove_under<D: AsRef<str>>(value: &mut Value, denied: &[D], at: usize) {
+    let mut direct: Vec<&str> = Vec::new(); // raw child segments removed here
+    let mut i = 0;
+    while i < denied.len() {
+        let Some(rest) = denied[i].as_ref()[at..].strip_prefix('/') else {
+            i += 1; // the value itself: its parent removes it
+            continue;
         };
+        let Some(slash) = rest.find('/') else {
+            direct.push(rest);
+            i += 1;
+            continue;
+        };
+        // Pointers below one child are contiguous in byte order: recurse once for them all.
+        let seg = &rest[..slash];
+        let below = at + 1 + slash; // the byte of the '/' after `seg`
+        let head = &denied[i].as_ref()[..=below];
+        let j = i + denied[i..].iter().take_while(|d| d.as_ref().starts_with(head)).count();
+        let child = match value {
+            Value::Object(m) => m.get_mut(unescape(seg).as_ref()),
+            Value::Array(a) => index(seg).and_then(|k| a.get_mut(k)),
+            _ => None,
+        };
+        if let Some(child) = child {
+            remove_under(child, &denied[i..j], below);
+        }
+        i = j;
     }
-    match cur {
+    if direct.is_empty() {
+        return;
+    }
+    match value {
         Value::Object(m) => {
-            m.remove(last.as_ref());
+            for k in direct {
+                m.shift_remove(unescape(k).as_ref());
+            }
         }
         Value::Array(a) => {
-            if let Some(i) = index(last).filter(|&i| i < a.len()) {
-                a.remove(i);
+            // Ascending in byte order is not ascending in number ("10" < "9"):
+            // remove from the highest index down, so no removal shifts another.
+            let mut gone: Vec<usize> = direct.into_iter().filter_map(index).filter(|&k| k < a.len()).collect();
+            gone.sort_unstable();
+            gone.dedup();
+            for k in gone.into_iter().rev() {
+                a.remove(k);
             }
         }
         _ => {}
     }
 }
 
-/// Removal order of two pointers' segments: deeper and later first, array
-/// indices numerically, so removing one part never shifts another still to be removed.
-fn removal_order(a: &[Cow<'_, str>], b: &[Cow<'_, str>]) -> std::cmp::Ordering {
-    // An index sorts before a key, indices by number, keys by text.
-    let key = |s: &Cow<'_, str>| index(s).map_or((1u8, 0), |n| (0u8, n));
-    for (x, y) in a.iter().zip(b) {
-        let o = key(x).cmp(&key(y)).then_with(|| x.cmp(y));
-        if o.is_ne() {
-            return o.reverse();
-        }
-    }
-    b.len().cmp(&a.len())
+/// Whether `ptr` is `d` or lies inside it.
+fn inside(ptr: &str, d: &str) -> bool {
+    ptr.strip_prefix(d).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Where `ptr` points after the array elements at `denied` have been removed.
-fn shift_pointer(ptr: String, denied: &[Vec<Cow<'_, str>>]) -> String {
-    if !ptr.split('/').any(|s| index(s).is_some()) {
+fn shift_pointer<D: AsRef<str>>(ptr: String, denied: &[D]) -> String {
+    if !raw_segments(&ptr).any(|s| index(s).is_some()) {
         return ptr; // no array index to shift
     }
-    let segs = segments(&ptr);
     let mut out = String::with_capacity(ptr.len());
-    for (k, seg) in segs.iter().enumerate() {
+    let mut prefix_len = 0; // bytes of `ptr` before the current segment
+    for seg in raw_segments(&ptr) {
+        let parent = &ptr[..prefix_len];
         out.push('/');
         match index(seg) {
             Some(idx) => {
+                // Removed elements of the same array before this one.
                 let removed_before = denied
                     .iter()
-                    .filter(|d| d.len() == k + 1 && d[..k] == segs[..k] && index(&d[k]).is_some_and(|j| j < idx))
+                    .filter_map(|d| d.as_ref().strip_prefix(parent)?.strip_prefix('/'))
+                    .filter(|rest| !rest.contains('/') && index(rest).is_some_and(|j| j < idx))
                     .count();
                 out.push_str(&(idx - removed_before).to_string());
             }
-            None => out.push_str(&seg.replace('~', "~0").replace('/', "~1")),
+            None => out.push_str(seg),
         }
+        prefix_len += 1 + seg.len();
     }
     out
 }
 
-/// The redacted record: every denied part removed from `value` (deepest and
-/// last first), the visible parts' marks re-pointed.
-fn finish(kind: String, id: String, mut value: Value, mut markings: BTreeMap<String, String>, denied: &[&str]) -> Redacted {
+/// The redacted record: every denied part (ascending pointers) removed from
+/// `value`, the visible parts' marks re-pointed.
+fn finish<D: AsRef<str>>(kind: String, id: String, mut value: Value, mut markings: BTreeMap<String, String>, denied: Vec<D>) -> Redacted {
     if denied.is_empty() {
         return Redacted { kind, id, value, markings };
     }
-    let mut segs: Vec<Vec<Cow<'_, str>>> = denied.iter().map(|d| segments(d)).collect();
-    segs.sort_by(|a, b| removal_order(a, b));
-    for s in &segs {
-        remove_at(&mut value, s);
-    }
+    remove_all(&mut value, &denied);
     // A visible part nested in a removed one is gone too: drop its marking;
     // re-point the others past removed array elements.
-    let inside = |ptr: &str, d: &str| ptr.strip_prefix(d).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-    markings.retain(|ptr, _| ptr.is_empty() || !denied.iter().any(|d| inside(ptr, d)));
+    if markings.keys().any(|ptr| !ptr.is_empty() && denied.iter().any(|d| inside(ptr, d.as_ref()))) {
+        markings.retain(|ptr, _| ptr.is_empty() || !denied.iter().any(|d| inside(ptr, d.as_ref())));
+    }
     // Only marks under an array can move, and only when array elements were removed.
-    let shifts = segs.iter().any(|d| d.last().is_some_and(|s| index(s).is_some()))
-        && markings.keys().any(|ptr| ptr.split('/').any(|s| index(s).is_some()));
+    let shifts = denied.iter().any(|d| d.as_ref().rsplit('/').next().is_some_and(|s| index(s).is_some()))
+        && markings.keys().any(|ptr| raw_segments(ptr).any(|s| index(s).is_some()));
     if shifts {
-        markings = markings.into_iter().map(|(ptr, m)| (shift_pointer(ptr, &segs), m)).collect();
+        markings = markings.into_iter().map(|(ptr, m)| (shift_pointer(ptr, &denied), m)).collect();
     }
     Redacted { kind, id, value, markings }
 }
@@ -204,6 +237,8 @@ pub struct Filter<'a> {
     /// Marking class → its index in `classes` (one hash lookup per part).
     cache: hashbrown::HashMap<ClassKey, usize>,
     classes: Vec<Class>,
+    /// Scratch of [`Filter::plan`]: each part's class, `None` if denied.
+    planned: Vec<Option<usize>>,
     /// Marking classes decided for this filter (its cache misses; each is one
     /// Cedar evaluation unless the authorizer's memo already held it).
     pub evaluations: usize,
@@ -218,6 +253,7 @@ impl<'a> Filter<'a> {
             action: Action::Read,
             cache: hashbrown::HashMap::new(),
             classes: Vec::new(),
+            planned: Vec::new(),
             evaluations: 0,
         }
     }
@@ -232,10 +268,12 @@ impl<'a> Filter<'a> {
     /// The cache key is everything the Cedar resource carries except the record
     /// id, so per-record rules must be expressed as attributes (as legal holds are).
     pub fn decide(&mut self, kind: &str, field: &str, label: &Label, legal_hold: bool) -> &Decision {
-        &self.class(kind, field, label, legal_hold).decision
+        let c = self.class(kind, field, label, legal_hold);
+        &self.classes[c].decision
     }
 
-    fn class(&mut self, kind: &str, field: &str, label: &Label, legal_hold: bool) -> &Class {
+    /// The index in `classes` of the marking class of (kind, field, label, hold).
+    fn class(&mut self, kind: &str, field: &str, label: &Label, legal_hold: bool) -> usize {
         let probe = ClassRef { kind, field, label, legal_hold };
         let i = match self.cache.get(&probe) {
             Some(&i) => i,
@@ -248,46 +286,68 @@ impl<'a> Filter<'a> {
                 self.classes.len() - 1
             }
         };
-        &self.classes[i]
+        i
     }
 
     /// Redact one record; `None` if the reader may not see it at all.
     pub fn redact(&mut self, rec: &MarkedRecord) -> Option<Redacted> {
-        let (markings, denied) = self.plan(&rec.kind, &rec.label, &rec.parts, rec.legal_hold)?;
-        Some(finish(rec.kind.clone(), rec.id.clone(), rec.value.clone(), markings, &denied))
-    }
-
-    /// Redact one record the caller owns, without copying its value.
-    pub fn redact_owned(&mut self, rec: MarkedRecord) -> Option<Redacted> {
-        let MarkedRecord { kind, id, value, label, parts, legal_hold } = rec;
-        let (markings, denied) = self.plan(&kind, &label, &parts, legal_hold)?;
-        Some(finish(kind, id, value, markings, &denied))
-    }
-
-    /// What to show of a record: the portion marks of its visible parts and the
-    /// pointers of its denied parts; `None` if the record is hidden.
-    fn plan<'p>(
-        &mut self,
-        kind: &str,
-        label: &Label,
-        parts: &'p BTreeMap<String, (String, Label)>,
-        legal_hold: bool,
-    ) -> Option<(BTreeMap<String, String>, Vec<&'p str>)> {
-        let whole = self.class(kind, "*", label, legal_hold);
-        if !whole.decision.allowed {
-            return None;
-        }
-        let mut markings: BTreeMap<String, String> = BTreeMap::from([(String::new(), whole.portion.clone())]);
-        let mut denied: Vec<&'p str> = Vec::new();
-        for (ptr, (field, label)) in parts {
-            let class = self.class(kind, field, label, legal_hold);
-            if class.decision.allowed {
-                markings.insert(ptr.clone(), class.portion.clone());
-            } else {
-                denied.push(ptr);
+        let whole = self.plan(&rec.kind, &rec.label, &rec.parts, rec.legal_hold)?;
+        let mut markings = BTreeMap::from([(String::new(), self.classes[whole].portion.clone())]);
+        let mut denied: Vec<&str> = Vec::new();
+        for ((ptr, _), &c) in rec.parts.iter().zip(&self.planned) {
+            match c {
+                Some(c) => {
+                    markings.insert(ptr.clone(), self.classes[c].portion.clone());
+                }
+                None => denied.push(ptr),
             }
         }
-        Some((markings, denied))
+        Some(finish(rec.kind.clone(), rec.id.clone(), rec.value.clone(), markings, denied))
+    }
+
+    /// Redact one record the caller owns, without copying its value or its pointers.
+    pub fn redact_owned(&mut self, rec: MarkedRecord) -> Option<Redacted> {
+        let MarkedRecord { kind, id, value, label, parts, legal_hold } = rec;
+        let whole = self.plan(&kind, &label, &parts, legal_hold)?;
+        let mut markings = BTreeMap::from([(String::new(), self.classes[whole].portion.clone())]);
+        let mut denied: Vec<String> = Vec::new();
+        for ((ptr, _), &c) in parts.into_iter().zip(&self.planned) {
+            match c {
+                Some(c) => {
+                    markings.insert(ptr, self.classes[c].portion.clone());
+                }
+                None => denied.push(ptr),
+            }
+        }
+        Some(finish(kind, id, value, markings, denied))
+    }
+
+    /// Decide a record: `None` if it is hidden, else the class of the whole
+    /// record, with `self.planned` holding each part's class (in `parts`
+    /// order), `None` for a denied part.
+    fn plan(&mut self, kind: &str, label: &Label, parts: &BTreeMap<String, (String, Label)>, legal_hold: bool) -> Option<usize> {
+        let whole = self.class(kind, "*", label, legal_hold);
+        if !self.classes[whole].decision.allowed {
+            return None;
+        }
+        let mut planned = std::mem::take(&mut self.planned);
+        planned.clear();
+        // Neighbouring parts often share field and label (one group's keys):
+        // comparing with the last costs less than a lookup.
+        let mut last: Option<(&str, &Label, Option<usize>)> = None;
+        for (field, label) in parts.values() {
+            let p = match last {
+                Some((f, l, p)) if f == field && l == label => p,
+                _ => {
+                    let c = self.class(kind, field, label, legal_hold);
+                    self.classes[c].decision.allowed.then_some(c)
+                }
+            };
+            last = Some((field, label, p));
+            planned.push(p);
+        }
+        self.planned = planned;
+        Some(whole)
     }
 
     /// Redact a list: hidden records are dropped, so the result's length is the
@@ -355,6 +415,21 @@ mod tests {
         let got = Filter::new(&authz, &p).redact(&rec2).unwrap();
         assert_eq!(got.value, json!({"id": "P-000001", "notes": ["a", "b", "c", "d"]}));
         assert_eq!(got.markings.keys().cloned().collect::<Vec<_>>(), vec!["", "/notes/0", "/notes/3"]);
+    }
+
+    #[test]
+    fn remove_all_removes_exactly_the_denied_parts_and_keeps_key_order() {
+        let mut v = json!({"z": 1, "a": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "b/c": ["p", {"q": 1, "r": 2}, "s"], "a-": 2, "m": {"n": {"o": 1, "p": 2}}, "y": 3});
+        let mut denied = vec!["/a/10", "/a/2", "/a/9", "/b~1c/0", "/b~1c/1/q", "/m/n/o", "/z", "/a-", "/nowhere/1", "/a/99", "/y/0", ""];
+        denied.sort_unstable();
+        remove_all(&mut v, &denied);
+        assert_eq!(v, json!({"a": [0, 1, 3, 4, 5, 6, 7, 8, 11], "b/c": [{"r": 2}, "s"], "m": {"n": {"p": 2}}, "y": 3}));
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "b/c", "m", "y"], "remaining keys keep their order");
+        // A denied part and something inside it: both gone, nothing else.
+        let mut w = json!({"n": [{"x": 1}, {"x": 2}], "k": 0});
+        remove_all(&mut w, &["/n", "/n/1/x"]);
+        assert_eq!(w, json!({"k": 0}));
     }
 
     #[test]
