@@ -7,7 +7,8 @@
 //! and direction tolerance. Score = (Σ local similarity in the best group) × (aligned
 //! pairs) / (nA · nB), in [0, 1]. When both templates carry their print's ridge field
 //! ([`Prepared::with_field`]), a second, independent score scales it: the agreement of
-//! the two ridge-orientation fields over their overlap under that best alignment; where
+//! the two ridge-orientation fields over their overlap under that best alignment (counted
+//! in proportion to the overlap's size up to `TRUST_CELLS`); where
 //! that agreement is high (the alignment is trusted), the score is also normalised by the
 //! minutiae inside the two prints' common foreground rather than by all of them; where it
 //! is not, a nearly as good alignment of another top group that the fields do trust
@@ -67,7 +68,8 @@ const ALIGN_A: f32 = PI / 9.0;
 /// FVC2004's; `docs/benchmarks/bio.md`, 2026-12-02 (afternoon).
 const ALT_SHARE: f32 = 0.6;
 /// Second score (when both sides carry a [`RidgeField`]): the minutiae score is scaled by
-/// `1 − ORI_WEIGHT + ORI_WEIGHT · clamp((c − ORI_FLOOR) / (1 − ORI_FLOOR), 0, 1)`, where c
+/// `1 − ORI_WEIGHT + ORI_WEIGHT · clamp((c − ORI_FLOOR) / (1 − ORI_FLOOR), 0, 1) · e`
+/// (e = the evidence factor of `TRUST_CELLS`), where c
 /// is the mean cos 2Δ of the ridge orientations over the cells of A that B's field covers
 /// after the best (or the alternative) alignment (0 without common cells). Measured on
 /// FVC2002/2004 DB1_B: see `docs/benchmarks/bio.md`, 2026-12-01 late evening (weight 0.5)
@@ -78,11 +80,21 @@ const ORI_WEIGHT: f32 = 0.3;
 /// agreement c above `OVERLAP_TRUST`, the alignment is trusted, and the size-normalised
 /// score S = G·M / (nA·nB) moves geometrically towards S_ov = G·M / (max(nA′, F)·max(nB′, F)),
 /// nA′ = A's minutiae inside B's aligned foreground and nB′ = B's inside A's, F =
-/// `OVERLAP_FLOOR`: S^(1−h) · S_ov^h, h = clamp((c − OVERLAP_TRUST) / (1 − OVERLAP_TRUST), 0, 1).
+/// `OVERLAP_FLOOR`: S^(1−h) · S_ov^h, h = clamp((c − OVERLAP_TRUST) / (1 − OVERLAP_TRUST), 0, 1)
+/// × the evidence factor of `TRUST_CELLS`.
 /// A small but correctly aligned overlap is then not penalised for the minutiae outside
 /// it; a misaligned (distorted) pair, whose overlap estimate means nothing, keeps S.
 const OVERLAP_TRUST: f32 = 0.85;
 const OVERLAP_FLOOR: f32 = 10.0;
+/// Evidence behind the orientation agreement: c is a mean over the common field cells,
+/// and over a small overlap two unrelated fields agree easily (smooth flows, c > 0.9 over
+/// 20–60 cells is common between impostors). Both the trust h of the overlap
+/// normalisation and the orientation factor's reward are therefore scaled by
+/// `min(1, cells / TRUST_CELLS)` (cells of `FIELD_CELL` px, 100 cells ≈ 160 × 160 px):
+/// an agreement over fewer cells counts only in proportion. Measured on FVC2002/2004
+/// DB1_B (no held-out set): 80–110 cells give FVC2002 all-pairs EER 0.79–1.00% (1.07%
+/// without), 120–200 lose it again; `docs/benchmarks/bio.md`, 2026-12-03.
+const TRUST_CELLS: f32 = 100.0;
 /// Raw support (when both sides also carry their candidate minutiae,
 /// [`Prepared::with_support`]): under the best alignment, a true minutia of one print
 /// should have some candidate minutia of the other nearby, even where the other's
@@ -340,8 +352,8 @@ struct Rigid {
 }
 
 /// Mean cos 2Δ of the ridge orientations of `fa` and the aligned `fb` over the cells of
-/// `fa` that `fb` covers; 0 when none does.
-fn orientation_agreement(fa: &RidgeField, fb: &RidgeField, t: Rigid) -> f32 {
+/// `fa` that `fb` covers, and the number of those cells; (0, 0) when none does.
+fn orientation_agreement(fa: &RidgeField, fb: &RidgeField, t: Rigid) -> (f32, f32) {
     // doubled-angle unit vectors of the cell values: the sum of e^{2i(a − b)} over the
     // cells, turned by e^{−2iθ} once, gives Σ cos 2(a − b − θ)
     use std::sync::OnceLock;
@@ -354,7 +366,7 @@ fn orientation_agreement(fa: &RidgeField, fb: &RidgeField, t: Rigid) -> f32 {
     });
     // a field built by hand with the wrong number of cells counts as no field
     if fa.cells.len() != fa.w as usize * fa.h as usize || fb.cells.len() != fb.w as usize * fb.h as usize {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let (c, s) = (t.th.cos(), t.th.sin());
     let cell = crate::extract::FIELD_CELL as f32;
@@ -387,10 +399,10 @@ fn orientation_agreement(fa: &RidgeField, fb: &RidgeField, t: Rigid) -> f32 {
         }
     }
     if n == 0 {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let (c2, s2) = ((2.0 * t.th).cos(), (2.0 * t.th).sin());
-    (re * c2 + im * s2) / n as f32
+    ((re * c2 + im * s2) / n as f32, n as f32)
 }
 
 /// Similarity of two cylinders in [0, 1] (0 when directions differ by more than π/2 or
@@ -545,7 +557,7 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
     let score = (best_m.0 * best / (fa * fb)).min(1.0);
     match (&a.field, &b.field, best_m.1) {
         (Some(field_a), Some(field_b), Some(t)) => {
-            let mut c = orientation_agreement(field_a, field_b, t);
+            let (mut c, mut cells) = orientation_agreement(field_a, field_b, t);
             let (mut m, mut t) = (best_m.0, t);
             if c <= OVERLAP_TRUST {
                 // the fields do not trust the best alignment: take, among the other top
@@ -558,9 +570,9 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
                 for &(m_k, t_k) in &aligned {
                     if m_k >= ALT_SHARE * best_m.0 && !seen.contains(&t_k) {
                         seen.push(t_k);
-                        let c_k = orientation_agreement(field_a, field_b, t_k);
+                        let (c_k, cells_k) = orientation_agreement(field_a, field_b, t_k);
                         if c_k > OVERLAP_TRUST && c_k > c {
-                            (c, m, t) = (c_k, m_k, t_k);
+                            (c, cells, m, t) = (c_k, cells_k, m_k, t_k);
                         }
                     }
                 }
@@ -568,7 +580,9 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
             let score = (m * best / (fa * fb)).min(1.0);
             // c is 0 for fields whose cells do not match their sides (built by hand), so
             // `overlap_counts` only ever indexes well-formed fields
-            let h = ((c - OVERLAP_TRUST) / (1.0 - OVERLAP_TRUST)).clamp(0.0, 1.0);
+            // an agreement over a small overlap is weak evidence (TRUST_CELLS)
+            let evidence = (cells / TRUST_CELLS).min(1.0);
+            let h = ((c - OVERLAP_TRUST) / (1.0 - OVERLAP_TRUST)).clamp(0.0, 1.0) * evidence;
             let score = if h > 0.0 {
                 let (nao, nbo) = overlap_counts(a, b, field_a, field_b, t);
                 let s_ov = (m * best / (nao.max(OVERLAP_FLOOR) * nbo.max(OVERLAP_FLOOR))).min(1.0);
@@ -576,7 +590,8 @@ pub fn compare(a: &Prepared, b: &Prepared) -> f32 {
             } else {
                 score
             };
-            let score = score * (1.0 - ORI_WEIGHT + ORI_WEIGHT * ((c - ORI_FLOOR) / (1.0 - ORI_FLOOR)).clamp(0.0, 1.0));
+            let reward = ((c - ORI_FLOOR) / (1.0 - ORI_FLOOR)).clamp(0.0, 1.0) * evidence;
+            let score = score * (1.0 - ORI_WEIGHT + ORI_WEIGHT * reward);
             match (&a.support, &b.support) {
                 // c = 0 (no common cells, or malformed fields): nothing lies in the overlap
                 (Some(ra), Some(rb)) if c != 0.0 => {
