@@ -220,10 +220,10 @@ impl Access {
         }
         marking.validate()?;
         let dir = self.directory().await?;
-        if let Some(o) = originator {
-            if !dir.contains_key(o) {
-                return Err(AccessError::invalid("originator", format!("{o:?} is not an agency of the operation")));
-            }
+        if let Some(o) = originator
+            && !dir.contains_key(o)
+        {
+            return Err(AccessError::invalid("originator", format!("{o:?} is not an agency of the operation")));
         }
         let rec = self.visible_person(caller, id, &Action::Write, "mark").await?;
         let current = if field == "custody" {
@@ -309,9 +309,8 @@ impl Access {
         for note in &notes {
             let label = Label::new(note.marking.clone(), note.originator.clone(), caller.principal.country.clone());
             let key = note.marking.banner();
-            if !decisions.contains_key(&key) {
-                let d = self.must(caller, &Action::Write, "note_add", &note.person_id, "intel_notes", &label, false).await?;
-                decisions.insert(key, d);
+            if let std::collections::btree_map::Entry::Vacant(slot) = decisions.entry(key) {
+                slot.insert(self.must(caller, &Action::Write, "note_add", &note.person_id, "intel_notes", &label, false).await?);
             }
         }
         let now = self.now();

@@ -275,7 +275,7 @@ impl<'a> Filter<'a> {
     /// The index in `classes` of the marking class of (kind, field, label, hold).
     fn class(&mut self, kind: &str, field: &str, label: &Label, legal_hold: bool) -> usize {
         let probe = ClassRef { kind, field, label, legal_hold };
-        let i = match self.cache.get(&probe) {
+        match self.cache.get(&probe) {
             Some(&i) => i,
             None => {
                 // A miss is rare: lists share a handful of marking classes.
@@ -285,8 +285,7 @@ impl<'a> Filter<'a> {
                 self.cache.insert(probe.to_key(), self.classes.len() - 1);
                 self.classes.len() - 1
             }
-        };
-        i
+        }
     }
 
     /// Redact one record; `None` if the reader may not see it at all.

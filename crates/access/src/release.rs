@@ -534,7 +534,7 @@ impl Access {
             .map(|a| {
                 let cap: String = a.try_get(0)?;
                 Ok(Approval {
-                    capacity: Capacity::parse(&cap).map_err(|e| bad(e))?,
+                    capacity: Capacity::parse(&cap).map_err(bad)?,
                     agency: a.try_get(1)?,
                     approver: a.try_get(2)?,
                     at_ms: a.try_get(3)?,
@@ -616,10 +616,10 @@ impl Access {
         let wrong_agency = parts.is_empty();
         if wrong_agency {
             // Not an originator of anything here: let the policy say no on the first part.
-            if let Some((rec, _)) = snaps.first() {
-                if let Some((field, label)) = included_parts(rec, &rel.fields).into_iter().next() {
-                    parts.push((rec.id.clone(), field, label, rec.legal_hold));
-                }
+            if let Some((rec, _)) = snaps.first()
+                && let Some((field, label)) = included_parts(rec, &rel.fields).into_iter().next()
+            {
+                parts.push((rec.id.clone(), field, label, rec.legal_hold));
             }
         }
         let mut decision: Option<Decision> = None;
