@@ -80,6 +80,7 @@ fn main() {
     let det_dir = std::env::var_os("BIO_DET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&det_dir).expect("create BIO_DET_DIR");
     for set in ["FVC2002/DB1_B", "FVC2004/DB1_B"] {
         let mut curves = Vec::new();
         for protocol in [Protocol::Fvc, Protocol::AllPairs] {
