@@ -291,16 +291,7 @@ impl<'a> Filter<'a> {
     /// Redact one record; `None` if the reader may not see it at all.
     pub fn redact(&mut self, rec: &MarkedRecord) -> Option<Redacted> {
         let whole = self.plan(&rec.kind, &rec.label, &rec.parts, rec.legal_hold)?;
-        let mut markings = BTreeMap::from([(String::new(), self.classes[whole].portion.clone())]);
-        let mut denied: Vec<&str> = Vec::new();
-        for ((ptr, _), &c) in rec.parts.iter().zip(&self.planned) {
-            match c {
-                Some(c) => {
-                    markings.insert(ptr.clone(), self.classes[c].portion.clone());
-                }
-                None => denied.push(ptr),
-            }
-        }
+        let (markings, denied) = self.sort_parts(whole, rec.parts.keys().map(String::as_str));
         Some(finish(rec.kind.clone(), rec.id.clone(), rec.value.clone(), markings, denied))
     }
 
@@ -308,17 +299,24 @@ impl<'a> Filter<'a> {
     pub fn redact_owned(&mut self, rec: MarkedRecord) -> Option<Redacted> {
         let MarkedRecord { kind, id, value, label, parts, legal_hold } = rec;
         let whole = self.plan(&kind, &label, &parts, legal_hold)?;
+        let (markings, denied) = self.sort_parts(whole, parts.into_keys());
+        Some(finish(kind, id, value, markings, denied))
+    }
+
+    /// After [`Filter::plan`]: the portion marks of the whole record (`""`) and of each
+    /// visible part, and the denied parts' pointers (in `parts` order, as `finish` needs).
+    fn sort_parts<P: AsRef<str> + Into<String>>(&self, whole: usize, ptrs: impl Iterator<Item = P>) -> (BTreeMap<String, String>, Vec<P>) {
         let mut markings = BTreeMap::from([(String::new(), self.classes[whole].portion.clone())]);
-        let mut denied: Vec<String> = Vec::new();
-        for ((ptr, _), &c) in parts.into_iter().zip(&self.planned) {
+        let mut denied = Vec::new();
+        for (ptr, &c) in ptrs.zip(&self.planned) {
             match c {
                 Some(c) => {
-                    markings.insert(ptr, self.classes[c].portion.clone());
+                    markings.insert(ptr.into(), self.classes[c].portion.clone());
                 }
                 None => denied.push(ptr),
             }
         }
-        Some(finish(kind, id, value, markings, denied))
+        (markings, denied)
     }
 
     /// Decide a record: `None` if it is hidden, else the class of the whole
