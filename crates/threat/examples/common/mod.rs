@@ -70,3 +70,134 @@ pub fn daily(evs: &[Ev], lo: i64, n: usize, f: &dyn Fn(&Ev) -> f64) -> Vec<f64> 
     }
     v
 }
+
+
+/// The exponentially decayed mean of `v` (time constant `tau` days), causal.
+pub fn expo(v: &[f64], tau: f64) -> Vec<f64> {
+    let g = (-1.0 / tau).exp();
+    let mut acc = 0.0;
+    v.iter()
+        .map(|x| {
+            acc = acc * g + x;
+            acc / tau
+        })
+        .collect()
+}
+
+/// The trailing sum of `v` over the last `w` entries (this one included).
+pub fn trailing(v: &[f64], w: usize) -> Vec<f64> {
+    let mut out = vec![0.0; v.len()];
+    let mut acc = 0.0;
+    for i in 0..v.len() {
+        acc += v[i];
+        if i >= w {
+            acc -= v[i - w];
+        }
+        out[i] = acc;
+    }
+    out
+}
+
+/// `w · x[..][r]` plus the intercept `w[k]` (the layout [`fit`] returns).
+pub fn dot(w: &[f64], x: &[Vec<f64>], r: usize) -> f64 {
+    let k = x.len();
+    w[k] + (0..k).map(|j| w[j] * x[j][r]).sum::<f64>()
+}
+
+/// L2-penalised logistic regression (penalty λ·|w|² on the slopes, mean loss),
+/// features standardised on the training rows, by Newton's method.
+pub fn fit(x: &[Vec<f64>], train: &[(usize, bool)], lambda: f64) -> Vec<f64> {
+    let k = x.len();
+    let nt = train.len() as f64;
+    let mean: Vec<f64> = (0..k)
+        .map(|j| train.iter().map(|&(r, _)| x[j][r]).sum::<f64>() / nt)
+        .collect();
+    let sd: Vec<f64> = (0..k)
+        .map(|j| {
+            (train
+                .iter()
+                .map(|&(r, _)| (x[j][r] - mean[j]).powi(2))
+                .sum::<f64>()
+                / nt)
+                .sqrt()
+                .max(1e-6)
+        })
+        .collect();
+    let z = |j: usize, r: usize| (x[j][r] - mean[j]) / sd[j];
+    let mut w = vec![0.0; k + 1];
+    let lam = lambda / nt.max(1.0) * 100.0;
+    for _ in 0..30 {
+        let mut g = vec![0.0; k + 1];
+        let mut h = vec![vec![0.0; k + 1]; k + 1];
+        for &(r, y) in train {
+            let mut f: Vec<f64> = (0..k).map(|j| z(j, r)).collect();
+            f.push(1.0);
+            let s: f64 = (0..=k).map(|j| w[j] * f[j]).sum();
+            let p = 1.0 / (1.0 + (-s).exp());
+            let e = p - y as u8 as f64;
+            let q = (p * (1.0 - p)).max(1e-9);
+            for a in 0..=k {
+                g[a] += e * f[a] / nt;
+                for b in 0..=k {
+                    h[a][b] += q * f[a] * f[b] / nt;
+                }
+            }
+        }
+        for a in 0..k {
+            g[a] += lam * w[a];
+            h[a][a] += lam;
+        }
+        let step = solve(h, g);
+        let mut mx: f64 = 0.0;
+        for a in 0..=k {
+            w[a] -= step[a];
+            mx = mx.max(step[a].abs());
+        }
+        if mx < 1e-8 {
+            break;
+        }
+    }
+    // Back to the unstandardised features.
+    let mut out = vec![0.0; k + 1];
+    out[k] = w[k];
+    for j in 0..k {
+        out[j] = w[j] / sd[j];
+        out[k] -= w[j] * mean[j] / sd[j];
+    }
+    out
+}
+
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
+    let n = b.len();
+    for c in 0..n {
+        let p = (c..n)
+            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+            .unwrap();
+        a.swap(c, p);
+        b.swap(c, p);
+        let d = if a[c][c].abs() < 1e-12 {
+            1e-12
+        } else {
+            a[c][c]
+        };
+        let pivot = a[c].clone();
+        for r in 0..n {
+            if r != c {
+                let f = a[r][c] / d;
+                for (x, y) in a[r][c..].iter_mut().zip(&pivot[c..]) {
+                    *x -= f * y;
+                }
+                b[r] -= f * b[c];
+            }
+        }
+    }
+    (0..n)
+        .map(|i| {
+            b[i] / if a[i][i].abs() < 1e-12 {
+                1e-12
+            } else {
+                a[i][i]
+            }
+        })
+        .collect()
+}
