@@ -204,6 +204,25 @@ impl Store {
         rows.iter().map(person_from_row).collect()
     }
 
+    /// The people with these ids, ordered by id; ids not on record are left out.
+    pub async fn people_by_ids(&self, ids: &[&str]) -> Result<Vec<Person>> {
+        let mut out = Vec::with_capacity(ids.len());
+        // Well under SQLite's and PostgreSQL's bind-parameter limits.
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT {PEOPLE_COLUMNS} FROM people WHERE id IN ({}) ORDER BY id", marks.join(", "));
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(self.pool()).await? {
+                out.push(person_from_row(&row)?);
+            }
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
     pub async fn person(&self, id: &PersonId) -> Result<Option<Person>> {
         let row = sqlx::query(&format!("SELECT {PEOPLE_COLUMNS} FROM people WHERE id = $1"))
             .bind(id.to_string())

@@ -22,6 +22,15 @@ sallyport_store::backend_tests! {
         assert_eq!(status.per_custodian["SDF"], 6000);
         // Round trip: what comes back is what went in.
         assert!(store.people().await.unwrap() == people, "{}: people differ", db.name);
+        // By ids: across the 500-id chunks, unknown ids left out, in id order.
+        let mut want: Vec<&sallyport_core::Person> = people.iter().step_by(7).take(800).collect();
+        let mut ids: Vec<&str> = want.iter().rev().map(|p| p.id.as_str()).collect();
+        ids.insert(300, "NOBODY-0001");
+        want.sort_by(|a, b| a.id.cmp(&b.id));
+        let got = store.people_by_ids(&ids).await.unwrap();
+        assert_eq!(got.len(), 800, "{}", db.name);
+        assert!(got.iter().zip(&want).all(|(g, w)| g == *w), "{}: people by ids differ", db.name);
+        assert!(store.people_by_ids(&[]).await.unwrap().is_empty());
         let back = store.scenario().await.unwrap().unwrap();
         let sorted = |mut v: Vec<sallyport_core::Site>| {
             v.sort_by(|a, b| a.id.cmp(&b.id));
