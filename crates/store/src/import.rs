@@ -21,12 +21,13 @@ use sallyport_core::{
     LegalStatus, OperatingHours, Person, PersonId, RiskClass, Sex, Site, SiteId, SiteKind, TailNumber,
 };
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, Row};
 
 use crate::domain::{
     insert_aircraft, insert_people_json, insert_people_rows, insert_sites, join_groups, people_json, split_groups, PeopleRows, RowsError,
-    PEOPLE_BATCH,
+    PEOPLE_BATCH, PEOPLE_COLUMNS,
 };
 use crate::{Store, StoreError};
 
@@ -519,16 +520,87 @@ impl Encode {
 /// The `people` column (as the file names it) that a SQLite constraint message
 /// points at, if any: `UNIQUE constraint failed: people.id` → `id`,
 /// `CHECK constraint failed: length(name_ar) > 0` → `name_ar`.
+/// The import file's name for a `people` column.
+fn file_column(db: &str) -> &str {
+    if db == "aliases_json" { "aliases" } else { db }
+}
+
 fn constraint_column(message: &str) -> Option<String> {
     let (_, detail) = message.split_once("constraint failed: ")?;
-    fn file_column(db: &str) -> &str {
-        if db == "aliases_json" { "aliases" } else { db }
-    }
     detail
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .map(file_column)
         .find(|w| Kind::People.columns().contains(w))
         .map(str::to_string)
+}
+
+/// The inserting side of a people import on PostgreSQL: a native connection,
+/// one transaction, every batch streamed into one `COPY people … FROM STDIN`
+/// (text format, [`PeopleRows::copy_text`]). The schema's constraints apply to
+/// every row as with INSERT; a refused row is named by where it came from
+/// (PostgreSQL reports the COPY line). Commits only after the parsing thread's
+/// last batch; on any error the COPY is aborted, the transaction rolled back
+/// and the connection closed before returning.
+async fn insert_people_copy(
+    options: &PgConnectOptions,
+    name: &str,
+    mut incoming: tokio::sync::mpsc::Receiver<Result<Payload, ImportError>>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, ImportError> {
+    let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: name.to_string(), at, column, rule };
+    let dbx = |e: sqlx::Error| err(None, None, format!("database: {e}"));
+    let mut conn = PgConnection::connect_with(options).await.map_err(dbx)?;
+    let result = async {
+        let mut tx = conn.begin().await.map_err(dbx)?;
+        let mut copy = tx.copy_in_raw(&format!("COPY people ({PEOPLE_COLUMNS}) FROM STDIN")).await.map_err(dbx)?;
+        let mut origins: Vec<At> = Vec::new();
+        let mut buf = Vec::new();
+        let refused = |e: sqlx::Error, origins: &[At]| match pg_refusal(&e) {
+            Some((line, column)) => {
+                let at = line.checked_sub(1).and_then(|i| origins.get(i as usize)).map(At::to_string);
+                err(at, column, format!("database refused the row: {e}"))
+            }
+            None => dbx(e),
+        };
+        loop {
+            let rows = match incoming.recv().await.ok_or_else(|| unfinished(name)).and_then(|r| r) {
+                Ok(Payload::Rows(rows)) => rows,
+                Ok(Payload::End) => break,
+                Ok(Payload::Json { .. }) => unreachable!("the parsing thread encodes rows here"),
+                Err(e) => {
+                    let _ = copy.abort("import stopped: invalid input").await;
+                    return Err(e);
+                }
+            };
+            buf.clear();
+            rows.copy_text(&mut buf);
+            origins.extend_from_slice(rows.origins());
+            copy.send(buf.as_slice()).await.map_err(|e| refused(e, &origins))?;
+            progress(origins.len() as u64);
+        }
+        copy.finish().await.map_err(|e| refused(e, &origins))?;
+        tx.commit().await.map_err(dbx)?;
+        Ok(origins.len() as u64)
+    }
+    .await;
+    let closed = conn.close().await;
+    let count = result?;
+    closed.map_err(dbx)?;
+    Ok(count)
+}
+
+/// The COPY line and, where PostgreSQL names it, the file's column of a row
+/// the database refused during `COPY people`.
+fn pg_refusal(e: &sqlx::Error) -> Option<(u64, Option<String>)> {
+    let db = e.as_database_error()?.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    // e.g. `COPY people, line 11001` or `COPY people, line 7, column risk: "x"`.
+    let at = db.r#where()?.split_once("COPY people, line ")?.1;
+    let line: u64 = at.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    let named = at.split_once(", column ").map(|(_, c)| c.split(':').next().unwrap_or(c).to_string());
+    // `Key (name_latin)=(…) already exists.`
+    let keyed = || db.detail()?.strip_prefix("Key (")?.split(')').next().map(str::to_string);
+    let column = named.or_else(|| db.column().map(str::to_string)).or_else(keyed).map(|c| file_column(&c).to_string());
+    Some((line, column.filter(|c| Kind::People.columns().contains(&c.as_str()))))
 }
 
 impl Store {
@@ -579,7 +651,8 @@ impl Store {
                 let native = self.sqlite.clone();
                 let (batches, incoming) = tokio::sync::mpsc::channel::<Result<Payload, ImportError>>(2);
                 let file = name.to_string();
-                let encode = if native.is_some() { Encode::Rows } else { Encode::Json };
+                let copy = self.postgres.clone();
+                let encode = if native.is_some() || copy.is_some() { Encode::Rows } else { Encode::Json };
                 std::thread::spawn(move || {
                     let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: file.clone(), at, column, rule };
                     let bad = |at: At, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
@@ -615,9 +688,10 @@ impl Store {
                         let _ = batches.blocking_send(Ok(Payload::End));
                     }
                 });
-                match native {
-                    Some(options) => self.insert_people_native(&options, name, incoming, progress).await?,
-                    None => {
+                match (native, copy) {
+                    (Some(options), _) => self.insert_people_native(&options, name, incoming, progress).await?,
+                    (None, Some(options)) => insert_people_copy(&options, name, incoming, progress).await?,
+                    (None, None) => {
                         let mut incoming = incoming;
                         let mut tx = self.begin_write().await.map_err(dbx)?;
                         let mut count = 0u64;

@@ -30,6 +30,7 @@ use std::sync::Once;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AnyPool, Executor};
 
@@ -96,6 +97,9 @@ pub struct Store {
     /// On SQLite, how to open a native connection to the same database with the
     /// pool's settings (bulk import steps SQLite's C API on it).
     sqlite: Option<SqliteConnectOptions>,
+    /// On PostgreSQL, how to open a native connection to the same database
+    /// (bulk import streams `COPY … FROM STDIN` on it).
+    postgres: Option<PgConnectOptions>,
 }
 
 impl Store {
@@ -110,7 +114,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        let mut sqlite = None;
+        let (mut sqlite, mut postgres) = (None, None);
         let pool = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
@@ -142,6 +146,7 @@ impl Store {
                     .await?
             }
             Backend::Postgres => {
+                postgres = Some(PgConnectOptions::from_str(url)?);
                 AnyPoolOptions::new().max_connections(16).connect_with(AnyConnectOptions::from_str(url)?).await?
             }
         };
@@ -149,7 +154,7 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend, sqlite })
+        Ok(Store { pool, backend, sqlite, postgres })
     }
 
     pub fn pool(&self) -> &AnyPool {
