@@ -520,6 +520,11 @@ impl Encode {
 /// The `people` column (as the file names it) that a SQLite constraint message
 /// points at, if any: `UNIQUE constraint failed: people.id` → `id`,
 /// `CHECK constraint failed: length(name_ar) > 0` → `name_ar`.
+/// The error constructor for the file `name`: (where, column, rule) → error.
+fn error_in(name: &str) -> impl Fn(Option<String>, Option<String>, String) -> ImportError + '_ {
+    move |at, column, rule| ImportError { file: name.to_string(), at, column, rule }
+}
+
 /// The import file's name for a `people` column.
 fn file_column(db: &str) -> &str {
     if db == "aliases_json" { "aliases" } else { db }
@@ -547,7 +552,7 @@ async fn insert_people_copy(
     mut incoming: tokio::sync::mpsc::Receiver<Result<Payload, ImportError>>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, ImportError> {
-    let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: name.to_string(), at, column, rule };
+    let err = error_in(name);
     let dbx = |e: sqlx::Error| err(None, None, format!("database: {e}"));
     let mut conn = PgConnection::connect_with(options).await.map_err(dbx)?;
     let result = async {
@@ -626,7 +631,7 @@ impl Store {
         input: impl Read + Send + 'static,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportReport, ImportError> {
-        let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: name.to_string(), at, column, rule };
+        let err = error_in(name);
         let db = |e: StoreError| err(None, None, format!("database: {e}"));
         let dbx = |e: sqlx::Error| err(None, None, format!("database: {e}"));
         let mut records = Records::open(BufReader::new(input), format, kind, &err)?;
@@ -654,7 +659,7 @@ impl Store {
                 let copy = self.postgres.clone();
                 let encode = if native.is_some() || copy.is_some() { Encode::Rows } else { Encode::Json };
                 std::thread::spawn(move || {
-                    let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: file.clone(), at, column, rule };
+                    let err = error_in(&file);
                     let bad = |at: At, b: Bad| err(Some(at.to_string()), Some(b.column), b.rule);
                     let mut batch: Vec<(Person, At)> = Vec::with_capacity(PEOPLE_BATCH);
                     let send = |batch: &mut Vec<(Person, At)>| {
@@ -756,7 +761,7 @@ impl Store {
         mut incoming: tokio::sync::mpsc::Receiver<Result<Payload, ImportError>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, ImportError> {
-        let err = |at: Option<String>, column: Option<String>, rule: String| ImportError { file: name.to_string(), at, column, rule };
+        let err = error_in(name);
         let dbx = |e: sqlx::Error| err(None, None, format!("database: {e}"));
         let mut conn = SqliteConnection::connect_with(options).await.map_err(dbx)?;
         let result = async {

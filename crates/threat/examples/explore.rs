@@ -202,6 +202,23 @@ fn main() {
     let hel = |v: &[f64]| auc(v, &|i| !tuning[i]);
     let all = |v: &[f64]| auc(v, &|_| true);
     let mode = std::env::args().nth(1).unwrap_or_default();
+    let operands = std::env::args().count().saturating_sub(2);
+    let usable = match mode.as_str() {
+        "single" | "persite" => true,
+        "pairs" | "logit" => operands >= 1,
+        "diag" => (1..=2).contains(&operands),
+        "combo" => operands == 4,
+        _ => false,
+    };
+    if !usable {
+        eprintln!("usage: explore single | persite | pairs NAME… | diag NAME [held] | logit NAME… | combo A B F S");
+        std::process::exit(2);
+    }
+    let named: Vec<String> = std::env::args().skip(2).filter(|a| !(mode == "diag" && a == "held")).collect();
+    if let Some(unknown) = named.iter().find(|n| !feats.contains_key(n.as_str())) {
+        eprintln!("no feature {unknown:?}; `explore single` lists them");
+        std::process::exit(2);
+    }
     if mode == "single" {
         let mut rows: Vec<_> = feats
             .iter()

@@ -295,6 +295,20 @@ fn main() {
     };
     let mode = std::env::args().nth(1).unwrap_or_default();
     let names: Vec<String> = std::env::args().skip(2).collect();
+    let usable = match mode.as_str() {
+        "single" | "months" => true,
+        "groups" | "insample" | "online" => !names.is_empty(),
+        "grid" => (2..=3).contains(&names.len()),
+        _ => false,
+    };
+    if !usable {
+        eprintln!("usage: online single | months | groups NAME… | grid A B [C] | insample NAME… | online NAME…");
+        std::process::exit(2);
+    }
+    if let Some(unknown) = names.iter().find(|n| !feats.contains_key(n.trim_start_matches('~'))) {
+        eprintln!("no feature {unknown:?}; available: {}", feats.keys().cloned().collect::<Vec<_>>().join(" "));
+        std::process::exit(2);
+    }
     let (bt, bh, ba) = eval(&feats["baseline"]);
     println!("baseline: tuning {bt:.4} held {bh:.4} all {ba:.4}");
     if mode == "months" {
@@ -490,16 +504,7 @@ fn main() {
         }
         for si in 0..ns {
             let r = si * n + (day - lo) as usize;
-            // Before any fit: the first feature alone (the prior).
-            v[r] = if !fitted_any {
-                x[0][r]
-            } else if norm {
-                // Relative weights only: the first feature's coefficient is 1 and
-                // the intercept is dropped, so refits do not shift the scale.
-                x[0][r] + (1..k).map(|j| w[j] / w[0].max(1e-6) * x[j][r]).sum::<f64>()
-            } else {
-                dot(&w, &x, r)
-            };
+            v[r] = common::online_score(fitted_any.then_some(&w[..]), &x, r, norm);
         }
     }
     println!(

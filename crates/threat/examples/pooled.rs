@@ -19,7 +19,7 @@
 //! `EVERY`, `NORM` as in `online.rs`.
 
 mod common;
-use common::{Ev, dot, expo, fit, trailing};
+use common::{Ev, expo, fit, trailing};
 
 use sallyport_threat::backtest::{roc_auc, split_day};
 use sallyport_threat::event::day_number;
@@ -103,7 +103,11 @@ fn main() {
     let every: i64 = env("EVERY", 30);
     let norm = std::env::var("NORM").is_ok();
     let names: Vec<String> = std::env::args().skip(1).collect();
-    assert!(!names.is_empty(), "name the features, e.g. `model deaths30 ~lsince5`");
+    const FEATURES: [&str; 7] = ["model", "baseline", "deaths30", "lsince5", "ring30", "region30", "p50_t365"];
+    if names.is_empty() || names.iter().any(|n| !FEATURES.contains(&n.trim_start_matches('~'))) {
+        eprintln!("usage: pooled FEATURE… (plain: ln(0.01 + x); ~FEATURE: raw), features: {}", FEATURES.join(" "));
+        std::process::exit(2);
+    }
 
     // Locations: the sites first, then the grid over Syria's bounding box.
     let mut locs = sites.clone();
@@ -128,7 +132,7 @@ fn main() {
             let (raw, key) = name.strip_prefix('~').map_or((false, name.as_str()), |k| (true, k));
             let mut col = Vec::with_capacity(np * n);
             for p in &points {
-                let v = &p.feats.iter().find(|f| f.0 == key).unwrap_or_else(|| panic!("no feature {key}")).1;
+                let v = &p.feats.iter().find(|f| f.0 == key).expect("checked against FEATURES").1;
                 col.extend(v.iter().map(|&x| if raw { x } else { (0.01 + x.max(0.0)).ln() }));
             }
             col
@@ -167,13 +171,7 @@ fn main() {
         }
         for si in 0..ns {
             let r = si * n + (day - lo) as usize;
-            v[r] = if !fitted {
-                x[0][r]
-            } else if norm {
-                x[0][r] + (1..k).map(|j| w[j] / w[0].max(1e-6) * x[j][r]).sum::<f64>()
-            } else {
-                dot(&w, &x, r)
-            };
+            v[r] = common::online_score(fitted.then_some(&w[..]), &x, r, norm);
         }
     }
     let row_day = |r: usize| lo + (r % n) as i64;

@@ -104,6 +104,18 @@ pub fn dot(w: &[f64], x: &[Vec<f64>], r: usize) -> f64 {
     w[k] + (0..k).map(|j| w[j] * x[j][r]).sum::<f64>()
 }
 
+/// An online regression's score of row `r`: before any fit (`w` is `None`) the
+/// first feature alone (the prior); with `norm`, relative weights only (the
+/// first feature's coefficient is 1 and the intercept is dropped, so refits do
+/// not shift the scale); else the fitted linear score.
+pub fn online_score(w: Option<&[f64]>, x: &[Vec<f64>], r: usize, norm: bool) -> f64 {
+    match w {
+        None => x[0][r],
+        Some(w) if norm => x[0][r] + (1..x.len()).map(|j| w[j] / w[0].max(1e-6) * x[j][r]).sum::<f64>(),
+        Some(w) => dot(w, x, r),
+    }
+}
+
 /// L2-penalised logistic regression (penalty λ·|w|² on the slopes, mean loss),
 /// features standardised on the training rows, by Newton's method.
 pub fn fit(x: &[Vec<f64>], train: &[(usize, bool)], lambda: f64) -> Vec<f64> {
