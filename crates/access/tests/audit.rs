@@ -44,7 +44,7 @@ async fn reads_and_writes_of_a_person_are_recorded() {
         assert!(detail["withheld"].as_array().unwrap().contains(&serde_json::json!("intel_notes")), "{detail}");
         assert!(last_read.policies.contains(&"clearance-dominates-level".to_string()));
         // Probes of unknown people are recorded too.
-        assert_eq!(a.person_audit(&auditor, "P-999998").await.unwrap()[0].record.allowed, false);
+        assert!(!a.person_audit(&auditor, "P-999998").await.unwrap()[0].record.allowed);
         // The partner holds no auditing role; the trail of a hidden person is not found.
         let e = a.person_audit(&partner, &pid).await.unwrap_err();
         assert!(matches!(e, AccessError::Denied { .. }), "{e}");

@@ -138,7 +138,7 @@ fn build(i: usize, s: &Spec) -> MarkedRecord {
     for (k, l) in s.notes.iter().enumerate() {
         parts.insert(format!("/intel_notes/{k}"), ("intel_notes".to_string(), l.clone()));
     }
-    MarkedRecord { kind: "person".into(), id: format!("REC{i:03}"), value, label: s.label.clone(), parts, legal_hold: i % 3 == 0 }
+    MarkedRecord { kind: "person".into(), id: format!("REC{i:03}"), value, label: s.label.clone(), parts, legal_hold: i.is_multiple_of(3) }
 }
 
 fn authz() -> &'static Authorizer {
@@ -175,7 +175,7 @@ proptest! {
             let i: usize = r.id[3..].parse().unwrap();
             let s = &specs[i];
             for (ptr, mark) in &r.markings {
-                let at = ptr.split('/').skip(1).fold(Some(&r.value), |v, seg| v.and_then(|v| v.get(seg).or_else(|| seg.parse::<usize>().ok().and_then(|i| v.get(i)))));
+                let at = ptr.split('/').skip(1).try_fold(&r.value, |v, seg| v.get(seg).or_else(|| seg.parse::<usize>().ok().and_then(|i| v.get(i))));
                 prop_assert!(at.is_some(), "marking for absent {}", ptr);
                 let want = match ptr.strip_prefix("/intel_notes/") {
                     None if ptr.is_empty() => s.label.marking.portion(),

@@ -129,7 +129,7 @@ impl Huffman {
                 code += n as i32;
                 k += n;
                 maxcode[l] = code - 1;
-                if code - 1 >= (1 << l) {
+                if code > (1 << l) {
                     return Err(WsqError::Invalid {
                         field: "Huffman table",
                         offset,
@@ -234,7 +234,7 @@ struct Rect {
 /// Split a length in two halves; for odd lengths the longer half comes
 /// first unless `short_first`.
 fn halves(len: usize, short_first: bool) -> (usize, usize) {
-    if len % 2 == 0 {
+    if len.is_multiple_of(2) {
         (len / 2, len / 2)
     } else if short_first {
         (len / 2, len / 2 + 1)
@@ -398,7 +398,7 @@ fn read_dtt(c: &mut Cursor) -> Result<Filters, WsqError> {
             reason: format!("high/low filter lengths {hisz}/{losz}: more than {MAX_FILTER_TAPS} taps"),
         });
     }
-    if hisz == 0 || losz == 0 || hisz % 2 == 0 || losz % 2 == 0 {
+    if hisz == 0 || losz == 0 || hisz.is_multiple_of(2) || losz.is_multiple_of(2) {
         return Err(WsqError::Invalid {
             field: "DTT filter lengths",
             offset: start + 2,
@@ -487,12 +487,10 @@ fn read_com(c: &mut Cursor, st: &mut State) -> Result<(), WsqError> {
         for line in body.split(|&b| b == b'\n') {
             let line = String::from_utf8_lossy(line);
             let mut parts = line.split_whitespace();
-            if parts.next() == Some("PPI") {
-                if let Some(v) = parts.next().and_then(|v| v.parse::<i64>().ok()) {
-                    if (1..=u16::MAX as i64).contains(&v) {
-                        st.ppi = Some(v as u16);
-                    }
-                }
+            if parts.next() == Some("PPI")
+                && let Some(v) = parts.next().and_then(|v| v.parse::<i64>().ok())
+                && (1..=u16::MAX as i64).contains(&v) {
+                st.ppi = Some(v as u16);
             }
         }
     }

@@ -1141,7 +1141,7 @@ fn filter(raw: &[Minutia], s: &Bits, mask: &Bits, period: &Field) -> Vec<Minutia
         .filter(|(_, d)| !**d)
         .map(|(m, _)| *m)
         .collect();
-    kept.sort_by(|a, b| b.quality.cmp(&a.quality));
+    kept.sort_by_key(|m| std::cmp::Reverse(m.quality));
     kept.truncate(100);
     kept.sort_by_key(|m| (m.y, m.x));
     kept
@@ -1426,9 +1426,9 @@ mod tests {
                         }
                         let (p2, p4, p6, p8) = (n[0], n[2], n[4], n[6]);
                         let ok = if pass == 0 {
-                            !(p2 && p4 && p6) && !(p4 && p6 && p8)
+                            !(p4 && p6 && (p2 || p8))
                         } else {
-                            !(p2 && p4 && p8) && !(p2 && p6 && p8)
+                            !(p2 && p8 && (p4 || p6))
                         };
                         if ok {
                             del.push(y * s.w + x);

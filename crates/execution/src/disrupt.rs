@@ -107,7 +107,7 @@ impl Disruption {
 /// engine from the live state when the disruption fires if the given name is
 /// `"auto"`.
 pub fn seeded(seed: u64, makespan_days: f64, jump_day: Option<usize>) -> Vec<Disruption> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xD15_2u64);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xD152u64);
     let m = makespan_days.max(4.0);
     let at = |f: f64, rng: &mut ChaCha8Rng| -> u32 { ((m * f) + rng.gen_range(0.0..1.0)).floor().max(1.0) as u32 };
     let jump = jump_day.map(|d| d as u32).filter(|&d| d >= 1 && (d as f64) < m - 1.0).unwrap_or_else(|| at(0.35, &mut rng));

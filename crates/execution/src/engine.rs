@@ -298,7 +298,7 @@ pub fn run(
     let seed_bytes = cfg.seed.to_be_bytes();
     let log_key = NamedKey::from_seed("sallyport.demo/log", &seed_bytes);
     let mut central = Central { log: MemLedger::new(log_key.clone()), events: Vec::new() };
-    let mut witnesses = vec![
+    let mut witnesses = [
         Witness::new(NamedKey::from_seed("witness-a.sallyport.demo", &seed_bytes)),
         Witness::new(NamedKey::from_seed("witness-b.sallyport.demo", &seed_bytes)),
     ];
@@ -683,14 +683,13 @@ pub fn run(
                 lost.push((d.clone(), gone));
                 continue;
             }
-            if replay {
-                if let Some(old) = stale.get(&d) {
-                    let mut old = old.clone();
-                    old.synced_through = 0;
-                    let b = old.export_batch(usize::MAX >> 1);
-                    // A rejected replay becomes a device incident; an identical head is accepted idempotently.
-                    let _ = central.log.ingest(&b);
-                }
+            if replay
+                && let Some(old) = stale.get(&d) {
+                let mut old = old.clone();
+                old.synced_through = 0;
+                let b = old.export_batch(usize::MAX >> 1);
+                // A rejected replay becomes a device incident; an identical head is accepted idempotently.
+                let _ = central.log.ingest(&b);
             }
             loop {
                 let b = log.export_batch(2_000);
@@ -704,7 +703,7 @@ pub fn run(
         pending_device.clear();
         // Keep yesterday's copies as the "old backups" a replay would restore.
         for (d, l) in &devices.logs {
-            if l.seq() > 0 && (day % 2 == 0 || !stale.contains_key(d)) {
+            if l.seq() > 0 && (day.is_multiple_of(2) || !stale.contains_key(d)) {
                 stale.insert(d.clone(), l.clone());
             }
         }

@@ -109,10 +109,10 @@ impl Bundle {
         for it in &items {
             let leaf = Leaf::decode(&it.leaf)?;
             let mut devs = vec![leaf.device.clone()];
-            if let Ok(ev) = CustodyEvent::decode(&it.event) {
-                if let Some((_, r, _)) = HandoverStatement::of(&ev) {
-                    devs.push(r.clone());
-                }
+            if let Ok(ev) = CustodyEvent::decode(&it.event)
+                && let Some((_, r, _)) = HandoverStatement::of(&ev)
+            {
+                devs.push(r.clone());
             }
             for d in devs {
                 let k = device_keys.get(&d).ok_or_else(|| {
@@ -322,12 +322,12 @@ impl Bundle {
     /// policy carried in the bundle (pin the log and witness keys).
     pub fn verify(&self, trusted_policy: Option<&WitnessPolicy>) -> Result<VerifiedBundle> {
         let policy = trusted_policy.unwrap_or(&self.policy);
-        if let Some(tp) = trusted_policy {
-            if tp.log != self.policy.log {
-                return Err(LedgerError::Policy(
-                    "the bundle names a different log key than the trusted policy".into(),
-                ));
-            }
+        if let Some(tp) = trusted_policy
+            && tp.log != self.policy.log
+        {
+            return Err(LedgerError::Policy(
+                "the bundle names a different log key than the trusted policy".into(),
+            ));
         }
         let cp = policy.verify(&self.checkpoint)?;
         let (_, log_key) = crate::note::parse_log_vkey(&policy.log)?;

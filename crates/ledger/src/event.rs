@@ -190,17 +190,16 @@ impl EventKind {
 
     fn check(&self) -> Result<()> {
         match self {
-            EventKind::Enrolled { biometric_sha256 } => {
-                if biometric_sha256.len() != 64
+            EventKind::Enrolled { biometric_sha256 }
+                if (biometric_sha256.len() != 64
                     || !biometric_sha256
                         .bytes()
-                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-                {
-                    return Err(LedgerError::malformed(
-                        "enrolled.biometric_sha256",
-                        "must be 64 lower-case hex digits",
-                    ));
-                }
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())) =>
+            {
+                return Err(LedgerError::malformed(
+                    "enrolled.biometric_sha256",
+                    "must be 64 lower-case hex digits",
+                ));
             }
             EventKind::HandedOver {
                 receiver_sig,

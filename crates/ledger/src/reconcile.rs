@@ -326,8 +326,8 @@ pub fn reconcile(
     for (r, e, k) in replacements_for_missing {
         stream.push((e.event.claimed_time_ms, e.index, r, &e.event.person, k));
     }
-    stream.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    raw.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    stream.sort_by_key(|a| (a.0, a.1));
+    raw.sort_by_key(|a| (a.0, a.1));
     // Discrepancies seen in the raw history stay listed (open until a
     // correction names them) even if the corrected replay no longer shows them.
     let raw_pass = replay(&raw, manifests);
@@ -498,20 +498,20 @@ fn replay(stream: &[Step<'_>], manifests: &[Manifest]) -> Pass {
             );
         }
         let expect_site = |st: &CustodyState, site: &SiteId, b: &mut Builder| {
-            if let Some(loc) = &st.location {
-                if *loc != Location::Site(site.clone()) {
-                    b.add(
-                        DiscrepancyKind::TwoPlaces,
-                        Some(person),
-                        None,
-                        None,
-                        both(r),
-                        format!(
-                            "{person} is {loc} (per {}) but {r} places them at {site}",
-                            prev.as_ref().map(|p| p.to_string()).unwrap_or_default()
-                        ),
-                    );
-                }
+            if let Some(loc) = &st.location
+                && *loc != Location::Site(site.clone())
+            {
+                b.add(
+                    DiscrepancyKind::TwoPlaces,
+                    Some(person),
+                    None,
+                    None,
+                    both(r),
+                    format!(
+                        "{person} is {loc} (per {}) but {r} places them at {site}",
+                        prev.as_ref().map(|p| p.to_string()).unwrap_or_default()
+                    ),
+                );
             }
         };
         let no_custody = |st: &CustodyState, b: &mut Builder| {
@@ -644,25 +644,25 @@ fn replay(stream: &[Step<'_>], manifests: &[Manifest]) -> Pass {
     }
 
     for st in people.values() {
-        if let (Status::InCustody, Some(Location::InTransit(s))) = (st.status, &st.location) {
-            if arrived.get(s).is_some_and(|a| !a.is_empty()) {
-                let evs = board_ref
-                    .get(&(st.person.clone(), s.clone()))
-                    .cloned()
-                    .into_iter()
-                    .collect();
-                b.add(
-                    DiscrepancyKind::BoardedNeverArrived,
-                    Some(&st.person),
-                    None,
-                    Some(s),
-                    evs,
-                    format!(
-                        "{} boarded {s}, which has landed, but never arrived",
-                        st.person
-                    ),
-                );
-            }
+        if let (Status::InCustody, Some(Location::InTransit(s))) = (st.status, &st.location)
+            && arrived.get(s).is_some_and(|a| !a.is_empty())
+        {
+            let evs = board_ref
+                .get(&(st.person.clone(), s.clone()))
+                .cloned()
+                .into_iter()
+                .collect();
+            b.add(
+                DiscrepancyKind::BoardedNeverArrived,
+                Some(&st.person),
+                None,
+                Some(s),
+                evs,
+                format!(
+                    "{} boarded {s}, which has landed, but never arrived",
+                    st.person
+                ),
+            );
         }
     }
     for m in manifests {

@@ -365,10 +365,9 @@ impl CentralLog {
     /// stored one if the tree has not grown).
     pub async fn checkpoint(&self) -> Result<String> {
         let size = self.size().await?;
-        if let Some((s, note)) = self.latest_checkpoint().await? {
-            if s == size {
-                return Ok(note); // keep the cosignatures already gathered for this size
-            }
+        if let Some((s, note)) = self.latest_checkpoint().await?
+            && s == size {
+            return Ok(note); // keep the cosignatures already gathered for this size
         }
         let root = self.root(size).await?;
         let note = note::sign_checkpoint(&self.log_key, size, &root)?;
@@ -747,13 +746,12 @@ impl Journal {
                         .try_into()
                         .map_err(|_| LedgerError::Storage("salt key corrupt".into()))?,
                 );
-                if let Some(given) = &key {
-                    if given.id != k.id || given.public() != k.public() {
-                        return Err(LedgerError::invalid(
-                            "journal",
-                            format!("already belongs to device {}", k.id),
-                        ));
-                    }
+                if let Some(given) = &key
+                    && (given.id != k.id || given.public() != k.public()) {
+                    return Err(LedgerError::invalid(
+                        "journal",
+                        format!("already belongs to device {}", k.id),
+                    ));
                 }
                 let cp = match cp {
                     Some(s) => Some(serde_json::from_str::<SeenCheckpoint>(&s).map_err(db)?),

@@ -175,13 +175,13 @@ pub fn validate_batch(
         if leaf.device != *dev {
             return Err(at(format!("leaf is from device {}", leaf.device)));
         }
-        if let Some(s) = expect_seq {
-            if leaf.seq != s {
-                return Err(at(format!(
-                    "seq {} where {s} was expected (entries must be consecutive)",
-                    leaf.seq
-                )));
-            }
+        if let Some(s) = expect_seq
+            && leaf.seq != s
+        {
+            return Err(at(format!(
+                "seq {} where {s} was expected (entries must be consecutive)",
+                leaf.seq
+            )));
         }
         expect_seq = Some(leaf.seq + 1);
         leaf.verify(key)?;

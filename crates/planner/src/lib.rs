@@ -47,6 +47,10 @@
 //! Not modelled yet: two-stage moves via staging holding areas (so fixed-wing
 //! aircraft that cannot land at origins are unused), ground convoys.
 
+// Index loops over parallel arrays (per aircraft, per cell, per word) read
+// more plainly than zipped iterators here.
+#![allow(clippy::needless_range_loop)]
+
 pub mod bound;
 pub(crate) mod fleet_lp;
 pub mod instance;

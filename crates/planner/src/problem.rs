@@ -74,11 +74,7 @@ pub struct AircraftSpec {
 impl AircraftSpec {
     /// Seats usable under the payload limit.
     pub fn usable_seats(&self, kg_per_seat: u32) -> u32 {
-        let by_mass = if kg_per_seat == 0 {
-            u32::MAX
-        } else {
-            self.payload_kg / kg_per_seat
-        };
+        let by_mass = self.payload_kg.checked_div(kg_per_seat).unwrap_or(u32::MAX);
         self.seats.min(by_mass)
     }
     pub fn hours_for(&self, km: f64) -> f64 {
@@ -460,7 +456,7 @@ pub fn route(p: &Problem, ac: &AircraftSpec, a: usize, b: usize) -> Option<Route
         |i: usize| i == b || (p.sites[i].refuel && (!ac.needs_runway || p.sites[i].runway));
     let (dist, prev) = shortest(p.sites.len(), a, b, |u, v| {
         let d = p.dist(u, v);
-        (usable(v) && d <= ac.range_km).then(|| d + if v == b { 0.0 } else { stop_km })
+        (usable(v) && d <= ac.range_km).then_some(d + if v == b { 0.0 } else { stop_km })
     });
     if !dist[b].is_finite() {
         return None;
@@ -497,11 +493,11 @@ pub(crate) fn shortest(
         }
         done[u] = true;
         for v in (0..n).filter(|&v| !done[v]) {
-            if let Some(c) = cost(u, v) {
-                if dist[u] + c < dist[v] {
-                    dist[v] = dist[u] + c;
-                    prev[v] = u;
-                }
+            if let Some(c) = cost(u, v)
+                && dist[u] + c < dist[v]
+            {
+                dist[v] = dist[u] + c;
+                prev[v] = u;
             }
         }
     }

@@ -366,6 +366,7 @@ fn pick_of(x: &SortieI) -> f64 {
 ///   is worth. Sorties from a site whose deadline falls before `tail_h` +
 ///   24 h are not replaced, and pool people such a deadline would otherwise
 ///   miss go first.
+///
 /// Every sortie ends at the destination, so each aircraft's later sorties
 /// still start where it is. Returns (inserted, exchanged). Deterministic.
 fn improve_repair(
@@ -832,7 +833,7 @@ pub fn replan(
         )
     };
     let summary = |b: &crate::solve::Built, changed: u32| Alternative {
-        objective: b.obj.clone(),
+        objective: b.obj,
         manifests_changed: changed,
     };
     let (repair, resolve) = match (repair, resolve) {

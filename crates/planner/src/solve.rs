@@ -1324,7 +1324,6 @@ pub(crate) fn search(
 /// (`Params::deadline_due`) — once keeping `inc`'s sorties that leave before
 /// the day `DEADLINE_DUE_H` before the earliest missed deadline, once from
 /// scratch; in parallel. The better of the two, if any.
-#[allow(clippy::too_many_arguments)]
 /// Keeps the committed sorties and those of `inc` that leave before time `t` (a prefix of
 /// every aircraft's chain) and constructs the rest with `prm`.
 #[allow(clippy::too_many_arguments)]

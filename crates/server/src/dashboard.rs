@@ -75,6 +75,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// A dashboard page needs a logged-in caller; otherwise it sends them to /login.
+#[allow(clippy::result_large_err)] // the error is the redirect itself, sent at once
 fn page_caller(state: &AppState, headers: &HeaderMap) -> Result<Arc<Identity>, Response> {
     match state.auth().authenticate(headers) {
         Ok(p) => state

@@ -309,7 +309,7 @@ pub async fn overview_base(
         .into_iter()
         .chain(threat.alerts.iter().cloned())
         .collect();
-    alerts.sort_by(|a, b| b.at.cmp(&a.at));
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.at));
     alerts.truncate(50);
     let deadlines: BTreeMap<String, DateTime<Utc>> = scenario
         .as_ref()

@@ -174,7 +174,7 @@ where
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.85))
-        .border_style(&BLACK)
+        .border_style(BLACK)
         .label_font(("sans-serif", 16))
         .draw()?;
     root.present()?;

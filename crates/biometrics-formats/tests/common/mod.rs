@@ -23,10 +23,10 @@ pub fn files_with(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if let Some(name) = p.file_name().and_then(|n| n.to_str()) {
-                if exts.iter().any(|x| name.ends_with(x)) {
-                    out.push(p);
-                }
+            } else if let Some(name) = p.file_name().and_then(|n| n.to_str())
+                && exts.iter().any(|x| name.ends_with(x))
+            {
+                out.push(p);
             }
         }
     }

@@ -292,10 +292,9 @@ fn read_password(who: &Who) -> anyhow::Result<String> {
 async fn caller(access: &Access, who: &Who) -> anyhow::Result<Caller> {
     if let Some(t) = &who.token {
         let c = access.authenticate(t).await?;
-        if let Some(u) = &who.as_user {
-            if u != &c.principal.user {
-                bail!("--as {u} does not match the token, which belongs to {}", c.principal.user);
-            }
+        if let Some(u) = &who.as_user
+            && u != &c.principal.user {
+            bail!("--as {u} does not match the token, which belongs to {}", c.principal.user);
         }
         return Ok(c);
     }
@@ -382,7 +381,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     if ctx.json {
                         return print_json(&users);
                     }
-                    println!("{:<24} {:<12} {:<14} {:<40} {}", "user", "agency", "clearance", "roles", "status");
+                    println!("{:<24} {:<12} {:<14} {:<40} status", "user", "agency", "clearance", "roles");
                     for u in users {
                         let mut clr = u.clearance.portion().to_string();
                         if !u.compartments.is_empty() {
@@ -441,7 +440,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                         return print_json(&ts);
                     }
                     let now = access.now();
-                    println!("{:<18} {:<22} {:<24} {:<22} {:<20} {}", "id", "user", "label", "scopes", "expires", "status");
+                    println!("{:<18} {:<22} {:<24} {:<22} {:<20} status", "id", "user", "label", "scopes", "expires");
                     for t in ts {
                         let status = if t.revoked_ms.is_some() { "revoked" } else if t.expires_ms <= now { "expired" } else { "active" };
                         println!(
