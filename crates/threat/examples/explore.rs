@@ -16,17 +16,14 @@ use common::Ev;
 
 use std::collections::BTreeMap;
 
-use sallyport_threat::backtest::{roc_auc, split_day};
-use sallyport_threat::event::day_number;
+use sallyport_threat::backtest::roc_auc;
 use sallyport_threat::{ModelParams, ThreatModel};
 
 fn main() {
     let (events, sites) = common::ged_and_origins();
     let m = ThreatModel::new(events, ModelParams::default());
     let d = |y, mo, da| chrono::NaiveDate::from_ymd_opt(y, mo, da).unwrap();
-    let (d0, d1) = (day_number(d(2016, 3, 1)), day_number(d(2019, 11, 1)));
-    let split = day_number(split_day());
-    let lo = day_number(d(2016, 1, 1));
+    let common::Span { lo, d0, d1, split } = common::span();
     let mut labels = Vec::new();
     let mut tuning = Vec::new();
     let mut site_of = Vec::new();

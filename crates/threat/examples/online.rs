@@ -28,7 +28,7 @@ use common::{Ev, dot, expo, fit, trailing};
 
 use std::collections::BTreeMap;
 
-use sallyport_threat::backtest::{roc_auc, split_day};
+use sallyport_threat::backtest::roc_auc;
 use sallyport_threat::event::day_number;
 use sallyport_threat::{ModelParams, ThreatModel};
 
@@ -36,9 +36,7 @@ fn main() {
     let (events, sites) = common::ged_and_origins();
     let m = ThreatModel::new(events, ModelParams::default());
     let d = |y, mo, da| chrono::NaiveDate::from_ymd_opt(y, mo, da).unwrap();
-    let lo = day_number(d(2016, 1, 1));
-    let (d0, d1) = (day_number(d(2016, 3, 1)), day_number(d(2019, 11, 1)));
-    let split = day_number(split_day());
+    let common::Span { lo, d0, d1, split } = common::span();
     // Rows: every site-day of lo..=d1 (training rows start at lo; scored rows at d0).
     let n = (d1 - lo + 1) as usize;
     let ns = sites.len();

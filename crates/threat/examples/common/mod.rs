@@ -24,6 +24,21 @@ pub fn ged_and_origins() -> (Vec<Event>, Vec<Site>) {
     (events, sc.sites.into_iter().filter(|s| s.kind.is_origin()).collect())
 }
 
+/// The exploration examples' days, as day numbers: feature rows from `lo`
+/// (2016-01-01), scored days `d0 ..= d1` (2016-03-01 ..= 2019-11-01, the
+/// backtest's), the tuning period before `split` (the backtest's split day).
+pub struct Span {
+    pub lo: i64,
+    pub d0: i64,
+    pub d1: i64,
+    pub split: i64,
+}
+
+pub fn span() -> Span {
+    let d = |y, mo, da| day_number(NaiveDate::from_ymd_opt(y, mo, da).expect("a real date"));
+    Span { lo: d(2016, 1, 1), d0: d(2016, 3, 1), d1: d(2019, 11, 1), split: day_number(sallyport_threat::backtest::split_day()) }
+}
+
 /// The backtest's default periods (all, tuning, held out) over the span of `events`.
 pub fn default_periods(events: &[Event], cfg: &BacktestConfig) -> Vec<(String, NaiveDate, NaiveDate)> {
     let first = events.iter().map(|e| e.date_start).min().expect("events");
