@@ -210,7 +210,7 @@ impl Store {
         // Well under SQLite's and PostgreSQL's bind-parameter limits.
         for chunk in ids.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT {PEOPLE_COLUMNS} FROM people WHERE id IN ({}) ORDER BY id", marks.join(", "));
+            let sql = format!("SELECT {PEOPLE_COLUMNS} FROM people WHERE id IN ({})", marks.join(", "));
             let mut q = sqlx::query(&sql);
             for id in chunk {
                 q = q.bind(id.to_string());
@@ -568,6 +568,7 @@ impl PeopleRows {
     /// backslash, tab, newline and carriage return escaped; no value is NULL).
     pub(crate) fn copy_text(&self, out: &mut Vec<u8>) {
         use crate::sqlite_raw::Value;
+        use std::io::Write;
         for i in 0..self.len() {
             let (values, _) = self.row(i);
             for (c, v) in values.iter().enumerate() {
@@ -575,7 +576,7 @@ impl PeopleRows {
                     out.push(b'\t');
                 }
                 match v {
-                    Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                    Value::Int(n) => write!(out, "{n}").expect("writing to a Vec cannot fail"),
                     Value::Text(t) if !t.bytes().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) => out.extend_from_slice(t.as_bytes()),
                     Value::Text(t) => {
                         for &b in t.as_bytes() {

@@ -517,9 +517,6 @@ impl Encode {
     }
 }
 
-/// The `people` column (as the file names it) that a SQLite constraint message
-/// points at, if any: `UNIQUE constraint failed: people.id` → `id`,
-/// `CHECK constraint failed: length(name_ar) > 0` → `name_ar`.
 /// The error constructor for the file `name`: (where, column, rule) → error.
 fn error_in(name: &str) -> impl Fn(Option<String>, Option<String>, String) -> ImportError + '_ {
     move |at, column, rule| ImportError { file: name.to_string(), at, column, rule }
@@ -530,6 +527,9 @@ fn file_column(db: &str) -> &str {
     if db == "aliases_json" { "aliases" } else { db }
 }
 
+/// The `people` column (as the file names it) that a SQLite constraint message
+/// points at, if any: `UNIQUE constraint failed: people.id` → `id`,
+/// `CHECK constraint failed: length(name_ar) > 0` → `name_ar`.
 fn constraint_column(message: &str) -> Option<String> {
     let (_, detail) = message.split_once("constraint failed: ")?;
     detail
