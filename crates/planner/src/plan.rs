@@ -79,6 +79,10 @@ pub struct SiteEmptying {
     pub left_behind: u32,
     /// People who leave after the deadline.
     pub late: u32,
+    /// Deadline minus the last pick-up, hours: the buffer a delay may eat
+    /// before people are late (negative when they already are). `None`
+    /// without a deadline or when nobody moves.
+    pub slack_h: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,6 +268,7 @@ pub fn summarize(
             deadline: s.deadline_h.map(|h| p.to_utc(h)),
             left_behind: behind[i],
             late: late[i],
+            slack_h: s.deadline_h.zip(emptied[i]).map(|(d, e)| d - e),
         })
         .collect();
     let makespan_h = last - p.start_h;

@@ -284,6 +284,10 @@ proptest! {
                 // Deadlines are objective level 1: any violation must be a counted deadline miss.
                 prop_assert!(v.iter().all(|x| x.rule == Rule::Deadline), "{:?}", &v[..v.len().min(5)]);
                 prop_assert_eq!(v.len() as u32, plan.kpis.deadline_misses);
+                // A site's slack is negative exactly when someone leaves it late.
+                for s in &plan.sites {
+                    prop_assert_eq!(s.slack_h.is_some_and(|h| h < -1e-6), s.late > 0, "{:?}", s);
+                }
                 prop_assert!(plan.bounds.risk_exposure <= plan.kpis.risk_exposure * (1.0 + 1e-9) + 1e-6);
                 prop_assert!(plan.bounds.makespan_h <= plan.kpis.makespan_h + 1e-6);
             }
@@ -648,4 +652,9 @@ fn a_deadline_sites_last_stragglers_leave_before_its_deadline() {
     assert_eq!(plan.kpis.deadline_misses, 0, "{:?}", plan.kpis);
     let origin = plan.sites.iter().find(|s| s.site.as_str() == "origin").unwrap();
     assert!(origin.emptied_h.is_some_and(|h| h <= 17.0), "{origin:?}");
+    // The buffer left: deadline minus the last pick-up, never negative here.
+    let slack = origin.slack_h.unwrap();
+    assert!((slack - (17.0 - origin.emptied_h.unwrap())).abs() < 1e-9 && slack >= 0.0, "{origin:?}");
+    // The second origin has no deadline, so no slack.
+    assert!(plan.sites.iter().filter(|s| s.deadline.is_none()).all(|s| s.slack_h.is_none()), "{:?}", plan.sites);
 }

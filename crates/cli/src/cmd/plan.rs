@@ -277,14 +277,15 @@ fn print_summary(id: i64, p: &Problem, plan: &Plan) {
         k.flight_hours,
         plan.stats.solve_ms
     );
-    println!("\n  {:<12} {:>6} {:>17} {:>17} {:>5} {:>5}", "site", "people", "emptied", "deadline", "late", "left");
+    println!("\n  {:<12} {:>6} {:>17} {:>17} {:>8} {:>5} {:>5}", "site", "people", "emptied", "deadline", "slack", "late", "left");
     for s in &plan.sites {
         println!(
-            "  {:<12} {:>6} {:>17} {:>17} {:>5} {:>5}",
+            "  {:<12} {:>6} {:>17} {:>17} {:>8} {:>5} {:>5}",
             s.site.as_str(),
             s.people,
             s.emptied.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into()),
             s.deadline.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into()),
+            s.slack_h.map(|h| format!("{h:.1} h")).unwrap_or_else(|| "-".into()),
             s.late,
             s.left_behind
         );
