@@ -848,8 +848,11 @@ pub async fn device_sync(
 ) -> Result<ApiJson<SyncAck>, ApiError> {
     caller.may_people(&state, &Action::Write)?;
     device_id(&device)?;
-    may_write_custody(&state, &caller.0, &batch).await?;
-    let (ack, moves) = ingest::sync(state.store(), &device, &batch).await?;
+    let agencies = state.store().agencies().await?;
+    let (ack, moves) = ingest::sync(state.store(), &device, &batch, |people| {
+        may_write_custody(&state, &caller.0, agencies, &batch, people)
+    })
+    .await?;
     state.metrics().field_events_accepted.inc_by(ack.accepted);
     state
         .metrics()
@@ -874,21 +877,20 @@ pub async fn device_sync(
 /// person the caller may not see is reported like an unknown one (422); a
 /// visible person whose record the caller may not change is a 403.
 ///
-/// Only the batch's people are read and marked, as stored now: a sync costs
-/// O(batch), not O(registry). (The cached people index is no help here: every
-/// accepted batch moves people, so it is stale by the next batch, and
-/// rebuilding it for all 6,000 people per batch throttled field sync.)
-async fn may_write_custody(
+/// `people` are the batch's people as the ingest read them inside its write
+/// transaction, so the decision holds at commit; a sync costs O(batch), not
+/// O(registry). (The cached people index is no help here: every accepted
+/// batch moves people, so it is stale by the next batch, and rebuilding it
+/// for all 6,000 people per batch throttled field sync.)
+fn may_write_custody(
     state: &AppState,
     who: &Identity,
+    agencies: Vec<sallyport_core::Agency>,
     batch: &SyncBatch,
+    people: &[sallyport_core::Person],
 ) -> Result<(), ApiError> {
-    let mut ids: Vec<&str> = batch.events.iter().map(|e| e.person.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let people = state.store().people_by_ids(&ids).await?;
-    let access = AccessData::from_parts(state.store().agencies().await?, &people, state.policy().overrides());
-    let marked = access.marked(&people);
+    let access = AccessData::from_parts(agencies, people, state.policy().overrides());
+    let marked = access.marked(people);
     let by_id: std::collections::HashMap<&str, usize> =
         people.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
     let mut f = state.policy().filter(who);

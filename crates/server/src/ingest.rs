@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
+use sallyport_core::Person;
 use sallyport_store::Store;
 use sallyport_store::sqlx::{self, Row};
 use serde::{Deserialize, Serialize};
@@ -95,10 +96,16 @@ fn check_id(what: &str, i: usize, v: &str) -> Result<(), ApiError> {
 }
 
 /// Validate and store a batch; see the module invariants.
+///
+/// `authorize` decides on the batch's people as read inside the write
+/// transaction (and locked there on PostgreSQL), so the decision holds at
+/// commit: a person re-marked or put on hold meanwhile waits for this batch
+/// or is seen with the new marking. Its error rejects the whole batch.
 pub async fn sync(
     store: &Store,
     device: &str,
     batch: &SyncBatch,
+    authorize: impl FnOnce(&[Person]) -> Result<(), ApiError>,
 ) -> Result<(SyncAck, Moves), ApiError> {
     if batch.events.len() > MAX_BATCH {
         return Err(ApiError::unprocessable(format!(
@@ -148,16 +155,15 @@ pub async fn sync(
             )));
         }
     }
+    let ids: Vec<&str> = batch.events.iter().map(|e| e.person.as_str()).collect();
+    let people = store.people_by_ids_locked(&mut tx, &ids).await?;
+    authorize(&people)?;
+    let on_record: HashSet<&str> = people.iter().map(|p| p.id.as_str()).collect();
     let (mut accepted, mut duplicates) = (0u64, 0u64);
     let mut moves: std::collections::BTreeMap<(String, String, EventKind), u32> =
         Default::default();
     for (i, e) in batch.events.iter().enumerate() {
-        let exists = sqlx::query("SELECT 1 FROM people WHERE id = $1")
-            .bind(e.person.clone())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(ApiError::internal)?;
-        if exists.is_none() {
+        if !on_record.contains(e.person.as_str()) {
             return Err(ApiError::unprocessable(format!(
                 "events[{i}].person: no person {:?}",
                 e.person

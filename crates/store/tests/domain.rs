@@ -76,13 +76,15 @@ sallyport_store::backend_tests! {
 }
 
 mod transactions {
+use super::*;
+use sallyport_store::sqlx;
+
 sallyport_store::backend_tests! {
     /// Two write transactions that read before they write, interleaved: the second waits
     /// for the first and both commit. (On SQLite a deferred `BEGIN` fails here with
     /// "database is locked": the first has read, the second commits a write, and the first
     /// can then no longer upgrade its read snapshot to a write.)
     async fn interleaved_read_then_write_transactions_both_commit(db) {
-        use sallyport_store::sqlx;
         let store = db.store.clone();
         let count = |s: sallyport_store::Store| async move {
             sqlx::query_scalar::<_, i64>("SELECT CAST(COUNT(*) AS BIGINT) FROM agencies").fetch_one(s.pool()).await.unwrap()
@@ -100,6 +102,32 @@ sallyport_store::backend_tests! {
         first.commit().await.unwrap();
         second.await.unwrap().unwrap();
         assert_eq!(count(store).await, before + 2, "{}", db.name);
+    }
+
+    /// People read with `people_by_ids_locked` stay as read until the transaction
+    /// ends: another writer of the same person waits (on PostgreSQL for the row
+    /// lock, on SQLite for the write lock) and lands after the commit.
+    async fn locked_people_wait_for_the_transaction_that_read_them(db) {
+        let scenario = flagship();
+        let people = synth::generate(&scenario).unwrap();
+        let store = db.store.clone();
+        store.load_scenario(&scenario, &people[..50], false).await.unwrap();
+        let mut tx = store.begin_write().await.unwrap();
+        let got = store.people_by_ids_locked(&mut tx, &["P-000002", "NOBODY-1", "P-000001", "P-000002"]).await.unwrap();
+        let ids: Vec<&str> = got.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["P-000001", "P-000002"], "{}", db.name);
+        let other = store.clone();
+        let writer = tokio::spawn(async move {
+            let id = PersonId::new("P-000001").unwrap();
+            other.update_custody(&id, &AgencyId::new("IQ-GOV").unwrap(), &SiteId::new("baghdad").unwrap()).await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!writer.is_finished(), "{}: a locked person was changed under the transaction", db.name);
+        sqlx::query("UPDATE people SET site = 'ghwayran' WHERE id = 'P-000001'").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        writer.await.unwrap().unwrap();
+        let p = store.person(&PersonId::new("P-000001").unwrap()).await.unwrap().unwrap();
+        assert_eq!((p.custodian.as_str(), p.site.as_str()), ("IQ-GOV", "baghdad"), "{}: the waiting write lands last", db.name);
     }
 }
 }
