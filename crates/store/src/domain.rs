@@ -207,7 +207,7 @@ impl Store {
     /// The people with these ids, ordered by id; ids not on record are left out.
     pub async fn people_by_ids(&self, ids: &[&str]) -> Result<Vec<Person>> {
         let mut conn = self.pool().acquire().await?;
-        people_in(&mut *conn, ids, "").await
+        people_in(&mut conn, ids, "").await
     }
 
     /// [`Store::people_by_ids`] read inside the write transaction `tx` and,
@@ -221,7 +221,7 @@ impl Store {
             Backend::Postgres => " ORDER BY id COLLATE \"C\" FOR UPDATE",
             Backend::Sqlite => "",
         };
-        people_in(&mut **tx, ids, lock).await
+        people_in(tx, ids, lock).await
     }
 
     pub async fn person(&self, id: &PersonId) -> Result<Option<Person>> {
@@ -645,6 +645,28 @@ pub(crate) async fn insert_people_rows(conn: &mut sqlx::SqliteConnection, rows: 
     Ok(())
 }
 
+/// People by id, `ids` taken in byte order in chunks well under SQLite's and
+/// PostgreSQL's bind-parameter limits; `suffix` ends each chunk's query.
+async fn people_in(conn: &mut sqlx::AnyConnection, ids: &[&str], suffix: &str) -> Result<Vec<Person>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT {PEOPLE_COLUMNS} FROM people WHERE id IN ({}){suffix}", marks.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            out.push(person_from_row(&row)?);
+        }
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,26 +725,4 @@ mod tests {
             }
         }
     }
-}
-
-/// People by id, `ids` taken in byte order in chunks well under SQLite's and
-/// PostgreSQL's bind-parameter limits; `suffix` ends each chunk's query.
-async fn people_in(conn: &mut sqlx::AnyConnection, ids: &[&str], suffix: &str) -> Result<Vec<Person>> {
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT {PEOPLE_COLUMNS} FROM people WHERE id IN ({}){suffix}", marks.join(", "));
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            out.push(person_from_row(&row)?);
-        }
-    }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(out)
 }
