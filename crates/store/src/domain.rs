@@ -210,12 +210,12 @@ impl Store {
         people_in(&mut conn, ids, "").await
     }
 
-    /// [`Store::people_by_ids`] read inside the write transaction `tx` and,
-    /// on PostgreSQL, locked until it ends (`FOR UPDATE`, taken in byte order
-    /// of id): a decision made on these rows still holds at commit, and
-    /// writers of overlapping sets of people queue instead of deadlocking.
-    /// (On SQLite the write transaction, `BEGIN IMMEDIATE`, already excludes
-    /// every other writer.)
+    /// [`Store::people_by_ids`] read inside `tx`, a write transaction from
+    /// [`Store::begin_write`], and on PostgreSQL locked until it ends (`FOR
+    /// UPDATE`, taken in byte order of id): a decision made on these rows
+    /// still holds at commit, and writers of overlapping sets of people queue
+    /// instead of deadlocking. (On SQLite the write transaction, `BEGIN
+    /// IMMEDIATE`, already excludes every other writer.)
     pub async fn people_by_ids_locked(&self, tx: &mut Transaction<'static, Any>, ids: &[&str]) -> Result<Vec<Person>> {
         let lock = match self.backend {
             Backend::Postgres => " ORDER BY id COLLATE \"C\" FOR UPDATE",
