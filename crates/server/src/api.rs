@@ -848,8 +848,7 @@ pub async fn device_sync(
 ) -> Result<ApiJson<SyncAck>, ApiError> {
     caller.may_people(&state, &Action::Write)?;
     device_id(&device)?;
-    let agencies = state.store().agencies().await?;
-    let (ack, moves) = ingest::sync(state.store(), &device, &batch, |people| {
+    let (ack, moves) = ingest::sync(state.store(), &device, &batch, |agencies, people| {
         may_write_custody(&state, &caller.0, agencies, &batch, people)
     })
     .await?;
@@ -877,19 +876,19 @@ pub async fn device_sync(
 /// person the caller may not see is reported like an unknown one (422); a
 /// visible person whose record the caller may not change is a 403.
 ///
-/// `people` are the batch's people as the ingest read them inside its write
-/// transaction, so the decision holds at commit; a sync costs O(batch), not
+/// `agencies` and the batch's `people` are as the ingest read them inside its
+/// write transaction, so the decision holds at commit; a sync costs O(batch), not
 /// O(registry). (The cached people index is no help here: every accepted
 /// batch moves people, so it is stale by the next batch, and rebuilding it
 /// for all 6,000 people per batch throttled field sync.)
 fn may_write_custody(
     state: &AppState,
     who: &Identity,
-    agencies: Vec<sallyport_core::Agency>,
+    agencies: &[sallyport_core::Agency],
     batch: &SyncBatch,
     people: &[sallyport_core::Person],
 ) -> Result<(), ApiError> {
-    let access = AccessData::from_parts(agencies, people, state.policy().overrides());
+    let access = AccessData::from_parts(agencies.to_vec(), people, state.policy().overrides());
     let marked = access.marked(people);
     let by_id: std::collections::HashMap<&str, usize> =
         people.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use sallyport_core::Person;
+use sallyport_core::{Agency, Person};
 use sallyport_store::Store;
 use sallyport_store::sqlx::{self, Row};
 use serde::{Deserialize, Serialize};
@@ -97,15 +97,15 @@ fn check_id(what: &str, i: usize, v: &str) -> Result<(), ApiError> {
 
 /// Validate and store a batch; see the module invariants.
 ///
-/// `authorize` decides on the batch's people as read inside the write
-/// transaction (and locked there on PostgreSQL), so the decision holds at
+/// `authorize` decides on the agencies and the batch's people as read inside
+/// the write transaction (people locked there on PostgreSQL), so it holds at
 /// commit: a person re-marked or put on hold meanwhile waits for this batch
 /// or is seen with the new marking. Its error rejects the whole batch.
 pub async fn sync(
     store: &Store,
     device: &str,
     batch: &SyncBatch,
-    authorize: impl FnOnce(&[Person]) -> Result<(), ApiError>,
+    authorize: impl FnOnce(&[Agency], &[Person]) -> Result<(), ApiError>,
 ) -> Result<(SyncAck, Moves), ApiError> {
     if batch.events.len() > MAX_BATCH {
         return Err(ApiError::unprocessable(format!(
@@ -138,9 +138,9 @@ pub async fn sync(
         }
     }
     let mut tx = store.begin_write().await.map_err(ApiError::internal)?;
-    let known = |table: &'static str, col: &'static str| format!("SELECT {col} FROM {table}");
-    let sites: HashSet<String> = ids(&mut tx, &known("sites", "id")).await?;
-    let agencies: HashSet<String> = ids(&mut tx, &known("agencies", "id")).await?;
+    let sites: HashSet<String> = ids(&mut tx, "SELECT id FROM sites").await?;
+    let agency_list = store.agencies_in_tx(&mut tx).await?;
+    let agencies: HashSet<&str> = agency_list.iter().map(|a| a.id.as_str()).collect();
     for (i, e) in batch.events.iter().enumerate() {
         if !sites.contains(&e.site) {
             return Err(ApiError::unprocessable(format!(
@@ -148,7 +148,7 @@ pub async fn sync(
                 e.site
             )));
         }
-        if !agencies.contains(&e.custodian) {
+        if !agencies.contains(e.custodian.as_str()) {
             return Err(ApiError::unprocessable(format!(
                 "events[{i}].custodian: no agency {:?}",
                 e.custodian
@@ -157,7 +157,7 @@ pub async fn sync(
     }
     let ids: Vec<&str> = batch.events.iter().map(|e| e.person.as_str()).collect();
     let people = store.people_by_ids_locked(&mut tx, &ids).await?;
-    authorize(&people)?;
+    authorize(&agency_list, &people)?;
     let on_record: HashSet<&str> = people.iter().map(|p| p.id.as_str()).collect();
     let (mut accepted, mut duplicates) = (0u64, 0u64);
     let mut moves: std::collections::BTreeMap<(String, String, EventKind), u32> =

@@ -113,17 +113,14 @@ impl Store {
     }
 
     pub async fn agencies(&self) -> Result<Vec<Agency>> {
-        let rows = sqlx::query("SELECT id, name, kind, country FROM agencies ORDER BY id").fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Agency {
-                    id: AgencyId::new(r.try_get::<String, _>(0)?).map_err(corrupt("agencies.id"))?,
-                    name: r.try_get(1)?,
-                    kind: enum_from("agencies.kind", &r.try_get::<String, _>(2)?, &AgencyKind::ALL, |k| k.as_str())?,
-                    country: CountryCode::new(&r.try_get::<String, _>(3)?).map_err(corrupt("agencies.country"))?,
-                })
-            })
-            .collect()
+        let mut conn = self.pool().acquire().await?;
+        agencies_in(&mut conn).await
+    }
+
+    /// [`Store::agencies`] read inside `tx`, so that a decision on them and the
+    /// write it permits see the same agencies.
+    pub async fn agencies_in_tx(&self, tx: &mut Transaction<'static, Any>) -> Result<Vec<Agency>> {
+        agencies_in(tx).await
     }
 
     pub async fn sites(&self) -> Result<Vec<Site>> {
@@ -643,6 +640,21 @@ pub(crate) async fn insert_people_rows(conn: &mut sqlx::SqliteConnection, rows: 
         insert.run(&values).map_err(|e| RowsError::Row(at, e))?;
     }
     Ok(())
+}
+
+/// All agencies, ordered by id.
+async fn agencies_in(conn: &mut sqlx::AnyConnection) -> Result<Vec<Agency>> {
+    let rows = sqlx::query("SELECT id, name, kind, country FROM agencies ORDER BY id").fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Agency {
+                id: AgencyId::new(r.try_get::<String, _>(0)?).map_err(corrupt("agencies.id"))?,
+                name: r.try_get(1)?,
+                kind: enum_from("agencies.kind", &r.try_get::<String, _>(2)?, &AgencyKind::ALL, |k| k.as_str())?,
+                country: CountryCode::new(&r.try_get::<String, _>(3)?).map_err(corrupt("agencies.country"))?,
+            })
+        })
+        .collect()
 }
 
 /// People by id, `ids` taken in byte order in chunks well under SQLite's and
